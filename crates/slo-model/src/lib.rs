@@ -1,0 +1,15 @@
+//! The data model every `slo` crate shares: k6 metric kinds, points (one sample of one
+//! metric), tag sets, run metadata and durations. No I/O happens here.
+//!
+//! The model follows k6's: a run is a stream of [`Point`]s, each the value of one named
+//! metric at one instant with a set of string tags (k6 `metrics.Sample`). A metric has a
+//! [`MetricType`] (counter, gauge, rate, trend) and a [`ValueType`] (k6's `contains`).
+#![deny(missing_docs)]
+
+pub mod duration;
+pub mod metric;
+pub mod run;
+
+pub use duration::{parse_duration, DurationError};
+pub use metric::{builtin_metric, MetricInfo, MetricType, Point, TagLookup, Tags, ValueType, BUILTIN_METRICS};
+pub use run::{RunId, RunMeta, RunStatus};
