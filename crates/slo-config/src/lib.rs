@@ -3,6 +3,11 @@
 //! file:line:column.
 #![deny(missing_docs)]
 
+pub mod error;
+pub mod grammar;
 pub mod threshold;
+mod yaml;
 
-pub use threshold::{Aggregation, Location, MetricKey, Op, Threshold, ThresholdExpr, MetricThresholds};
+pub use error::ConfigError;
+pub use grammar::{is_valid_metric_name, parse_go_float, parse_metric_key, parse_tag_filter, parse_threshold_expr};
+pub use threshold::{Aggregation, Location, MetricKey, MetricThresholds, Op, Threshold, ThresholdExpr, ThresholdSet};
