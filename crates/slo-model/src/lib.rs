@@ -9,7 +9,12 @@
 pub mod duration;
 pub mod metric;
 pub mod run;
+pub mod sample;
 
 pub use duration::{parse_duration, DurationError};
 pub use metric::{builtin_metric, MetricInfo, MetricType, Point, TagLookup, Tags, ValueType, BUILTIN_METRICS};
 pub use run::{RunId, RunMeta, RunStatus};
+pub use sample::{
+    default_expected_status, CheckSample, DroppedSample, IterationSample, Method, PointTags, RequestSample, SampleBatch, SampleTags,
+    VuSample, SCHEDULING_LAG_METRIC,
+};
