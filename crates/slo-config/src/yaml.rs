@@ -136,7 +136,19 @@ impl MarkedEventReceiver for Builder {
                 self.stack.push((Node { kind: Kind::Map(Vec::new()), line, col }, anchor, None));
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((node, anchor, _)) = self.stack.pop() {
+                if let Some((mut node, anchor, _)) = self.stack.pop() {
+                    // yaml-rust2 marks a block mapping's start after its first key; the
+                    // first key (or item) is where a reader sees it begin.
+                    let first = match &node.kind {
+                        Kind::Map(e) => e.first().map(|(k, _)| (k.line, k.col)),
+                        Kind::Seq(v) => v.first().map(|n| (n.line, n.col)),
+                        Kind::Scalar { .. } => None,
+                    };
+                    if let Some(first) = first {
+                        if first < (node.line, node.col) {
+                            (node.line, node.col) = first;
+                        }
+                    }
                     self.push_value(node, anchor);
                 }
             }
