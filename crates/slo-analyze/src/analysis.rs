@@ -1,0 +1,997 @@
+//! The streaming accumulator: [`Analysis::new`] plans which sinks each metric feeds,
+//! [`Analysis::push`] routes every point (one hash lookup, no allocation), and
+//! [`Analysis::finish`] judges thresholds and SLOs and summarizes every metric.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::Duration;
+
+use slo_config::{Aggregation, MetricKey, MetricThresholds, Op, Threshold};
+use slo_model::{builtin_metric, MetricInfo, MetricType, Point, RunMeta, TagLookup, ValueType};
+
+use crate::budget::{decimal_complement, ErrorBudget};
+use crate::report::{
+    CheckReport, CounterSummary, GaugeSummary, MetricSummary, PointTally, RangeInfo, RateSummary, RunInfo, SloResult, Tally,
+    ThresholdResult, TrendSummary, WindowValue, WindowedResult, SCHEMA_VERSION,
+};
+use crate::sink::{percentile_sorted, Sink};
+use crate::slo::{SloKind, SloSpec};
+use crate::verdict::{Unit, Verdict};
+use crate::window::WindowGrid;
+use crate::AnalyzeError;
+
+/// Most windows one threshold or SLO may be cut into (e.g. 30 days of 1 s windows is
+/// 2.6 M and refused): each window holds a sink.
+pub const MAX_WINDOWS: usize = 1_000_000;
+
+/// The time range judged: `[start_ns, end_ns]`, ns since the Unix epoch, both inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// First instant judged.
+    pub start_ns: i64,
+    /// Last instant judged.
+    pub end_ns: i64,
+}
+
+/// How to judge.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Options {
+    /// Downgrade NO DATA from a failure to a warning (`--allow-no-data`).
+    pub allow_no_data: bool,
+    /// Also judge every threshold per tumbling window of this length (DESIGN.md:
+    /// `p(95)<500` per 1m window, worst window named). `None`: whole range only.
+    pub threshold_window: Option<Duration>,
+    /// A threshold (or one of its windows) with fewer samples is NO DATA. 0 and 1 mean
+    /// the same: at least one sample.
+    pub min_samples: u64,
+}
+
+/// What to judge and over what: the input of [`Analysis::new`].
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// Thresholds of the selected profile (or a k6 script's), in report order.
+    pub thresholds: &'a [MetricThresholds],
+    /// SLOs, in report order.
+    pub slos: &'a [SloSpec],
+    /// The run's metric catalog (name, type, contains). k6 built-in metrics missing from
+    /// it are known anyway; points of any other metric are skipped and counted.
+    pub metrics: &'a [MetricInfo],
+    /// The run, for the report.
+    pub run: RunInfo,
+    /// The range judged; points outside are skipped and counted.
+    pub range: TimeRange,
+    /// Seconds counters' `rate` divides by (k6's test duration, `RunMeta::duration_s`).
+    /// `None`: the range's span.
+    pub rate_duration_s: Option<f64>,
+    /// Where `rate_duration_s` came from, for the report.
+    pub rate_duration_source: Option<String>,
+    /// How to judge.
+    pub options: Options,
+}
+
+impl<'a> Plan<'a> {
+    /// A plan over a whole run: its catalog, its first-to-last-sample range and its
+    /// recorded duration. A run without samples gets the empty range at `created_ns`.
+    pub fn for_run(meta: &'a RunMeta, thresholds: &'a [MetricThresholds], slos: &'a [SloSpec], options: Options) -> Plan<'a> {
+        let start = meta.start_ns.unwrap_or(meta.created_ns);
+        let end = meta.end_ns.unwrap_or(start).max(start);
+        Plan {
+            thresholds,
+            slos,
+            metrics: &meta.metrics,
+            run: RunInfo::from_meta(meta),
+            range: TimeRange { start_ns: start, end_ns: end },
+            rate_duration_s: meta.duration_s,
+            rate_duration_source: meta.duration_source.clone(),
+            options,
+        }
+    }
+}
+
+/// FxHash (rustc's hasher): metric names are few and trusted, so a fast non-keyed hash
+/// is right for the per-point lookup.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+#[inline]
+fn matches(filters: &[(String, String)], tags: &dyn TagLookup) -> bool {
+    filters.iter().all(|(k, v)| tags.tag(k) == Some(v.as_str()))
+}
+
+fn canonical_filters(f: &[(String, String)]) -> Vec<(String, String)> {
+    let mut f = f.to_vec();
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// A whole-range sink for one (sub-)metric.
+#[derive(Debug)]
+struct Series {
+    key: String,
+    filters: Vec<(String, String)>,
+    sink: Sink,
+    /// Named by a threshold or SLO: always summarized, even without data.
+    referenced: bool,
+}
+
+/// Per-window sinks for one (sub-)metric and one window length.
+#[derive(Debug)]
+struct Windowed {
+    filters: Vec<(String, String)>,
+    grid: WindowGrid,
+    sinks: Vec<Sink>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    info: MetricInfo,
+    /// In the run's catalog (else a k6 built-in known by name).
+    declared: bool,
+    series: Vec<Series>,
+    windowed: Vec<Windowed>,
+}
+
+impl Slot {
+    fn series_for(&mut self, filters: Vec<(String, String)>, referenced: bool) -> usize {
+        if let Some(i) = self.series.iter().position(|s| s.filters == filters) {
+            self.series[i].referenced |= referenced;
+            return i;
+        }
+        let key = MetricKey { metric: self.info.name.clone(), filters: filters.clone() }.canonical();
+        self.series.push(Series { key, filters, sink: Sink::new(self.info.kind), referenced });
+        self.series.len() - 1
+    }
+
+    fn windowed_for(&mut self, filters: Vec<(String, String)>, grid: WindowGrid) -> usize {
+        if let Some(i) = self.windowed.iter().position(|w| w.filters == filters && w.grid == grid) {
+            return i;
+        }
+        let sinks = (0..grid.count()).map(|_| Sink::new(self.info.kind)).collect();
+        self.windowed.push(Windowed { filters, grid, sinks });
+        self.windowed.len() - 1
+    }
+}
+
+#[derive(Debug)]
+enum Target {
+    /// Slot, series and (with windowed evaluation) windowed index.
+    Resolved { slot: usize, series: usize, windowed: Option<usize> },
+    /// The metric's type is unknown: nothing can match.
+    Unknown(String),
+}
+
+#[derive(Debug)]
+struct PlannedThreshold {
+    key: String,
+    key_source: String,
+    threshold: Threshold,
+    target: Target,
+}
+
+#[derive(Debug)]
+struct PlannedSlo {
+    spec: SloSpec,
+    key: String,
+    grid: WindowGrid,
+    target: Option<(usize, usize, usize)>,
+    missing: Option<String>,
+}
+
+/// The streaming accumulator of one check. Build it with [`Analysis::new`], feed every
+/// point with [`Analysis::push`], then call [`Analysis::finish`].
+#[derive(Debug)]
+pub struct Analysis {
+    slots: Vec<Slot>,
+    index: FxMap<String, usize>,
+    thresholds: Vec<PlannedThreshold>,
+    slos: Vec<PlannedSlo>,
+    undeclared: FxMap<String, u64>,
+    accepted: u64,
+    outside: u64,
+    range: TimeRange,
+    rate_duration_s: f64,
+    rate_duration_source: String,
+    run: RunInfo,
+    options: Options,
+}
+
+fn supported(kind: MetricType, agg: Aggregation) -> bool {
+    use Aggregation as A;
+    match kind {
+        MetricType::Trend => matches!(agg, A::Avg | A::Min | A::Max | A::Med | A::P(_)),
+        MetricType::Rate => matches!(agg, A::Rate),
+        MetricType::Counter => matches!(agg, A::Count | A::Rate),
+        MetricType::Gauge => matches!(agg, A::Value),
+    }
+}
+
+/// The aggregation as k6 writes it: `avg`, `p(95)`, `rate`.
+pub fn aggregation_label(agg: Aggregation) -> String {
+    match agg {
+        Aggregation::Avg => "avg".into(),
+        Aggregation::Min => "min".into(),
+        Aggregation::Max => "max".into(),
+        Aggregation::Med => "med".into(),
+        Aggregation::P(n) => format!("p({n})"),
+        Aggregation::Count => "count".into(),
+        Aggregation::Rate => "rate".into(),
+        Aggregation::Value => "value".into(),
+    }
+}
+
+fn threshold_unit(kind: MetricType, contains: ValueType, agg: Aggregation) -> Unit {
+    match (kind, agg) {
+        (MetricType::Rate, _) => Unit::None,
+        (MetricType::Counter, Aggregation::Rate) => Unit::of_rate(contains),
+        _ => Unit::of_values(contains),
+    }
+}
+
+/// The value of `agg` over `sink` (trend sinks sorted); `None` without data.
+fn observe(sink: &Sink, agg: Aggregation, duration_s: f64) -> Option<f64> {
+    match (sink, agg) {
+        (Sink::Trend(t), Aggregation::Avg) => t.avg(),
+        (Sink::Trend(t), Aggregation::Min) => t.min(),
+        (Sink::Trend(t), Aggregation::Max) => t.max(),
+        (Sink::Trend(t), Aggregation::Med) => percentile_sorted(t.values(), 0.5),
+        (Sink::Trend(t), Aggregation::P(n)) => percentile_sorted(t.values(), n / 100.0),
+        (Sink::Rate(r), Aggregation::Rate) => r.rate(),
+        (Sink::Counter(c), Aggregation::Count) => (c.samples > 0).then_some(c.sum),
+        (Sink::Counter(c), Aggregation::Rate) => c.rate(duration_s),
+        (Sink::Gauge(g), Aggregation::Value) => g.value(),
+        _ => None,
+    }
+}
+
+fn margin(op: Op, observed: f64, target: f64) -> Option<f64> {
+    match op {
+        Op::Lt | Op::Le => Some(target - observed),
+        Op::Gt | Op::Ge => Some(observed - target),
+        Op::Eq | Op::Ne => None,
+    }
+}
+
+/// Whether `a` is a worse window value than `b` for a limit with operator `op`.
+fn worse(op: Op, a: f64, b: f64) -> bool {
+    match op {
+        Op::Lt | Op::Le => a > b,
+        Op::Gt | Op::Ge => a < b,
+        Op::Eq | Op::Ne => false,
+    }
+}
+
+/// Summarizes judged windows: counts, worst (by `op`, failing windows first), verdict.
+fn windowed_result(window_s: f64, op: Op, windows: Vec<WindowValue>) -> WindowedResult {
+    let mut with_data = 0;
+    let mut compliant = 0;
+    let mut worst: Option<usize> = None;
+    for (i, w) in windows.iter().enumerate() {
+        let Some(v) = w.value.filter(|_| w.verdict != Verdict::NoData) else { continue };
+        with_data += 1;
+        if w.verdict == Verdict::Pass {
+            compliant += 1;
+        }
+        worst = match worst {
+            None => Some(i),
+            Some(j) => {
+                let wj = &windows[j];
+                let fail_i = w.verdict == Verdict::Fail;
+                let fail_j = wj.verdict == Verdict::Fail;
+                let better_candidate = (fail_i && !fail_j) || (fail_i == fail_j && worse(op, v, wj.value.unwrap_or(v)));
+                Some(if better_candidate { i } else { j })
+            }
+        };
+    }
+    let verdict = if with_data == 0 {
+        Verdict::NoData
+    } else if compliant < with_data {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    WindowedResult {
+        window_s,
+        windows_total: windows.len(),
+        windows_with_data: with_data,
+        windows_compliant: compliant,
+        compliant_share: (with_data > 0).then(|| compliant as f64 / with_data as f64),
+        worst,
+        verdict,
+        windows,
+    }
+}
+
+fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn window_ns(d: Duration, what: impl Fn() -> String) -> Result<i64, AnalyzeError> {
+    let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    if ns <= 0 {
+        return Err(AnalyzeError::ZeroWindow { what: what() });
+    }
+    Ok(ns)
+}
+
+fn grid_for(range: TimeRange, len_ns: i64, what: impl Fn() -> String) -> Result<WindowGrid, AnalyzeError> {
+    let grid = WindowGrid::new(range.start_ns, range.end_ns, len_ns)
+        .ok_or(AnalyzeError::InvalidRange { start_ns: range.start_ns, end_ns: range.end_ns })?;
+    if grid.count() > MAX_WINDOWS {
+        return Err(AnalyzeError::TooManyWindows { what: what(), windows: grid.count(), max: MAX_WINDOWS });
+    }
+    Ok(grid)
+}
+
+impl Analysis {
+    /// Plans the check: which sinks every metric feeds.
+    ///
+    /// # Errors
+    /// [`AnalyzeError`] when the range ends before it starts; a threshold's aggregation
+    /// does not apply to its metric's type (k6: `count` on a trend), its percentile is
+    /// outside `[0, 100]` or its target is NaN; an SLO's objective is out of range, its
+    /// metric has the wrong type, or its window is zero; or a window grid would exceed
+    /// [`MAX_WINDOWS`]. Messages name the threshold's file:line:column or the SLO.
+    pub fn new(plan: Plan<'_>) -> Result<Analysis, AnalyzeError> {
+        let range = plan.range;
+        if range.end_ns < range.start_ns {
+            return Err(AnalyzeError::InvalidRange { start_ns: range.start_ns, end_ns: range.end_ns });
+        }
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut index: FxMap<String, usize> = FxMap::default();
+        let mut add_slot = |info: MetricInfo, declared: bool, slots: &mut Vec<Slot>| {
+            if index.contains_key(&info.name) {
+                return;
+            }
+            index.insert(info.name.clone(), slots.len());
+            let mut slot = Slot { info, declared, series: Vec::new(), windowed: Vec::new() };
+            slot.series_for(Vec::new(), false);
+            slots.push(slot);
+        };
+        for m in plan.metrics {
+            add_slot(m.clone(), true, &mut slots);
+        }
+        for (name, _, _) in slo_model::BUILTIN_METRICS {
+            if let Some(info) = builtin_metric(name) {
+                add_slot(info, false, &mut slots);
+            }
+        }
+        // k6 adds this sub-metric to every summary that has http_req_duration.
+        if let Some(&i) = index.get("http_req_duration") {
+            if slots[i].info.kind == MetricType::Trend {
+                slots[i].series_for(vec![("expected_response".into(), "true".into())], false);
+            }
+        }
+
+        let mut thresholds = Vec::new();
+        for mt in plan.thresholds {
+            let filters = canonical_filters(&mt.key.filters);
+            let key = MetricKey { metric: mt.key.metric.clone(), filters: filters.clone() }.canonical();
+            for th in &mt.thresholds {
+                let loc = || th.location.to_string();
+                if let Aggregation::P(n) = th.expr.agg {
+                    if !(0.0..=100.0).contains(&n) {
+                        return Err(AnalyzeError::InvalidPercentile { expression: th.source.clone(), location: loc() });
+                    }
+                }
+                if th.expr.value.is_nan() {
+                    return Err(AnalyzeError::NanTarget { expression: th.source.clone(), location: loc() });
+                }
+                let target = match index.get(&mt.key.metric) {
+                    None => Target::Unknown(format!(
+                        "metric `{}` is not in the run's metric catalog and is not a k6 built-in: no samples",
+                        mt.key.metric
+                    )),
+                    Some(&si) => {
+                        let slot = &mut slots[si];
+                        if !supported(slot.info.kind, th.expr.agg) {
+                            return Err(AnalyzeError::UnsupportedAggregation {
+                                expression: th.source.clone(),
+                                metric: mt.key.metric.clone(),
+                                kind: slot.info.kind.as_str(),
+                                location: loc(),
+                            });
+                        }
+                        let series = slot.series_for(filters.clone(), true);
+                        let windowed = match plan.options.threshold_window {
+                            None => None,
+                            Some(w) => {
+                                let what = || format!("threshold {key}: '{}' at {}", th.source, th.location);
+                                let len = window_ns(w, what)?;
+                                let grid = grid_for(range, len, what)?;
+                                Some(slot.windowed_for(filters.clone(), grid))
+                            }
+                        };
+                        Target::Resolved { slot: si, series, windowed }
+                    }
+                };
+                thresholds.push(PlannedThreshold { key: key.clone(), key_source: mt.key_source.clone(), threshold: th.clone(), target });
+            }
+        }
+
+        let mut slos = Vec::new();
+        for spec in plan.slos {
+            let what = || format!("SLO `{}`", spec.name);
+            check_objective(spec)?;
+            let len = window_ns(spec.window, what)?;
+            let grid = grid_for(range, len, what)?;
+            let metric = spec.metric_name().to_string();
+            let filters = canonical_filters(&spec.filter);
+            let key = MetricKey { metric: metric.clone(), filters: filters.clone() }.canonical();
+            let (target, missing) = match index.get(&metric) {
+                None => (None, Some(format!("metric `{metric}` is not in the run's metric catalog: no samples"))),
+                Some(&si) => {
+                    let slot = &mut slots[si];
+                    if slot.info.kind != spec.kind.metric_type() {
+                        return Err(AnalyzeError::SloMetricType {
+                            slo: spec.name.clone(),
+                            metric,
+                            kind: slot.info.kind.as_str(),
+                            needed: spec.kind.metric_type().as_str(),
+                        });
+                    }
+                    let series = slot.series_for(filters.clone(), true);
+                    let w = slot.windowed_for(filters, grid);
+                    (Some((si, series, w)), None)
+                }
+            };
+            slos.push(PlannedSlo { spec: spec.clone(), key, grid, target, missing });
+        }
+
+        let span_s = (range.end_ns - range.start_ns) as f64 / 1e9;
+        let (rate_duration_s, rate_duration_source) = match plan.rate_duration_s {
+            Some(d) if d.is_finite() && d >= 0.0 => (d, plan.rate_duration_source.unwrap_or_else(|| "run metadata".into())),
+            _ => (span_s, "span of the evaluated range".into()),
+        };
+        Ok(Analysis {
+            slots,
+            index,
+            thresholds,
+            slos,
+            undeclared: FxMap::default(),
+            accepted: 0,
+            outside: 0,
+            range,
+            rate_duration_s,
+            rate_duration_source,
+            run: plan.run,
+            options: plan.options,
+        })
+    }
+
+    /// Adds one point: `value` of `metric` at `time_ns` (ns since the epoch) with `tags`.
+    /// Points outside the range, or of a metric whose type is unknown, are counted and
+    /// skipped. Hot path: one hash lookup, one tag lookup per filter, no allocation
+    /// (except a trend's amortized growth and the first point of an unknown metric).
+    #[inline]
+    pub fn push(&mut self, metric: &str, time_ns: i64, value: f64, tags: &dyn TagLookup) {
+        let Some(&i) = self.index.get(metric) else {
+            match self.undeclared.get_mut(metric) {
+                Some(c) => *c += 1,
+                None => {
+                    self.undeclared.insert(metric.to_string(), 1);
+                }
+            }
+            return;
+        };
+        if time_ns < self.range.start_ns || time_ns > self.range.end_ns {
+            self.outside += 1;
+            return;
+        }
+        self.accepted += 1;
+        let slot = &mut self.slots[i];
+        for s in &mut slot.series {
+            if matches(&s.filters, tags) {
+                s.sink.add(value);
+            }
+        }
+        for w in &mut slot.windowed {
+            if matches(&w.filters, tags) {
+                let idx = w.grid.index(time_ns);
+                w.sinks[idx].add(value);
+            }
+        }
+    }
+
+    /// [`Analysis::push`] for an owned [`Point`].
+    pub fn push_point(&mut self, p: &Point) {
+        self.push(&p.metric, p.time_ns, p.value, &p.tags);
+    }
+
+    /// Judges every threshold and SLO and summarizes every metric.
+    pub fn finish(mut self) -> CheckReport {
+        for slot in &mut self.slots {
+            for s in &mut slot.series {
+                if let Sink::Trend(t) = &mut s.sink {
+                    t.sort();
+                }
+            }
+            for w in &mut slot.windowed {
+                for s in &mut w.sinks {
+                    if let Sink::Trend(t) = s {
+                        t.sort();
+                    }
+                }
+            }
+        }
+        let min_samples = self.options.min_samples.max(1);
+        let mut notes = Vec::new();
+
+        let thresholds: Vec<ThresholdResult> = self.thresholds.iter().map(|pt| self.judge_threshold(pt, min_samples)).collect();
+        let slos: Vec<SloResult> = self.slos.iter().map(|ps| self.judge_slo(ps, &mut notes)).collect();
+
+        let mut metrics = BTreeMap::new();
+        for slot in &self.slots {
+            let base_included = slot.declared || slot.series[0].sink.samples() > 0;
+            for (si, s) in slot.series.iter().enumerate() {
+                let include = if si == 0 { base_included } else { s.referenced || base_included };
+                if !include {
+                    continue;
+                }
+                let summary = self.summarize(&slot.info, &s.sink);
+                if let MetricSummary::Gauge(g) = &summary {
+                    if g.differs_from_k6 {
+                        notes.push(format!(
+                            "{}: max is {} (the true maximum); k6 v1.1.0 reports max={} because its gauge sink starts max at 0",
+                            s.key,
+                            g.max.unwrap_or(f64::NAN),
+                            g.k6_max.unwrap_or(f64::NAN)
+                        ));
+                    }
+                }
+                metrics.insert(s.key.clone(), summary);
+            }
+        }
+
+        let mut undeclared: BTreeMap<String, u64> = BTreeMap::new();
+        for (k, v) in self.undeclared.drain() {
+            undeclared.insert(k, v);
+        }
+        for (k, v) in &undeclared {
+            notes.push(format!("{v} points of metric `{k}` skipped: its type is not declared in the run's metric catalog"));
+        }
+        if self.outside > 0 {
+            notes.push(format!("{} points outside the evaluated range skipped", self.outside));
+        }
+
+        let allow = self.options.allow_no_data;
+        let items = thresholds.iter().map(|t| t.verdict).chain(slos.iter().map(|s| s.verdict));
+        let mut tally = Tally::default();
+        for v in items.clone() {
+            match v {
+                Verdict::Pass => tally.pass += 1,
+                Verdict::Warn => tally.warn += 1,
+                Verdict::Fail => tally.fail += 1,
+                Verdict::NoData => tally.no_data += 1,
+            }
+        }
+        let mut verdict = Verdict::combine(items, allow);
+        if self.accepted == 0 && thresholds.is_empty() && slos.is_empty() {
+            // Nothing asked and nothing measured: still never a pass.
+            verdict = if allow { Verdict::Warn } else { Verdict::NoData };
+            notes.push("no samples in the evaluated range".into());
+        }
+
+        CheckReport {
+            schema_version: SCHEMA_VERSION,
+            run: self.run.clone(),
+            range: RangeInfo {
+                start_ns: self.range.start_ns,
+                end_ns: self.range.end_ns,
+                start: rfc3339(self.range.start_ns),
+                end: rfc3339(self.range.end_ns),
+                span_s: (self.range.end_ns - self.range.start_ns) as f64 / 1e9,
+                rate_duration_s: self.rate_duration_s,
+                rate_duration_source: self.rate_duration_source.clone(),
+            },
+            verdict,
+            exit_code: verdict.exit_code(),
+            allow_no_data: allow,
+            tally,
+            thresholds,
+            slos,
+            metrics,
+            points: PointTally { accepted: self.accepted, outside_range: self.outside, undeclared },
+            notes,
+        }
+    }
+
+    fn summarize(&self, info: &MetricInfo, sink: &Sink) -> MetricSummary {
+        let unit = Unit::of_values(info.contains);
+        match sink {
+            Sink::Trend(t) => {
+                let v = t.values();
+                MetricSummary::Trend(TrendSummary {
+                    unit,
+                    count: t.count(),
+                    avg: t.avg(),
+                    min: t.min(),
+                    med: percentile_sorted(v, 0.5),
+                    max: t.max(),
+                    p90: percentile_sorted(v, 90.0 / 100.0),
+                    p95: percentile_sorted(v, 95.0 / 100.0),
+                    p99: percentile_sorted(v, 99.0 / 100.0),
+                })
+            }
+            Sink::Rate(r) => MetricSummary::Rate(RateSummary { unit: Unit::None, passes: r.trues, fails: r.falses(), total: r.total, value: r.rate() }),
+            Sink::Counter(c) => MetricSummary::Counter(CounterSummary {
+                unit,
+                count: c.sum,
+                rate: c.rate(self.rate_duration_s),
+                rate_unit: Unit::of_rate(info.contains),
+                samples: c.samples,
+            }),
+            Sink::Gauge(g) => MetricSummary::Gauge(GaugeSummary {
+                unit,
+                value: g.value(),
+                min: g.min(),
+                max: g.max(),
+                k6_max: g.k6_max(),
+                differs_from_k6: g.k6_max() != g.max(),
+                samples: g.samples,
+            }),
+        }
+    }
+
+    fn judge_threshold(&self, pt: &PlannedThreshold, min_samples: u64) -> ThresholdResult {
+        let th = &pt.threshold;
+        let e = &th.expr;
+        let mut out = ThresholdResult {
+            metric_key: pt.key.clone(),
+            key_source: pt.key_source.clone(),
+            expression: th.source.clone(),
+            aggregation: aggregation_label(e.agg),
+            op: e.op,
+            target: e.value,
+            unit: Unit::None,
+            observed: None,
+            margin: None,
+            verdict: Verdict::NoData,
+            samples: 0,
+            reason: None,
+            abort_on_fail: th.abort_on_fail,
+            location: th.location.clone(),
+            windows: None,
+        };
+        let (si, ser, win) = match &pt.target {
+            Target::Unknown(why) => {
+                out.reason = Some(why.clone());
+                return out;
+            }
+            Target::Resolved { slot, series, windowed } => (*slot, *series, *windowed),
+        };
+        let slot = &self.slots[si];
+        out.unit = threshold_unit(slot.info.kind, slot.info.contains, e.agg);
+        let sink = &slot.series[ser].sink;
+        out.samples = sink.samples();
+        if out.samples < min_samples {
+            out.reason = Some(if out.samples == 0 {
+                format!("no samples of {} in the evaluated range", pt.key)
+            } else {
+                format!("{} samples of {}, fewer than min_samples {}", out.samples, pt.key, min_samples)
+            });
+        } else {
+            out.observed = observe(sink, e.agg, self.rate_duration_s);
+            match out.observed {
+                Some(v) => {
+                    out.margin = margin(e.op, v, e.value);
+                    out.verdict = if e.op.holds(v, e.value) { Verdict::Pass } else { Verdict::Fail };
+                }
+                None => out.reason = Some(format!("{} has no value: the rate duration is 0 s", out.aggregation)),
+            }
+        }
+        if let Some(wi) = win {
+            let w = &slot.windowed[wi];
+            let windows = w
+                .sinks
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let span = w.grid.span(i);
+                    let samples = s.samples();
+                    let value = if samples >= min_samples { observe(s, e.agg, span.length_s) } else { None };
+                    let verdict = match value {
+                        None => Verdict::NoData,
+                        Some(v) if e.op.holds(v, e.value) => Verdict::Pass,
+                        Some(_) => Verdict::Fail,
+                    };
+                    WindowValue { span, samples, value, verdict, budget: None }
+                })
+                .collect();
+            let wr = windowed_result(w.grid.len_ns() as f64 / 1e9, e.op, windows);
+            if wr.verdict == Verdict::Fail && out.verdict != Verdict::NoData {
+                if out.verdict == Verdict::Pass {
+                    out.reason = Some(format!(
+                        "the whole-range aggregate passes but {} of {} windows fail",
+                        wr.windows_with_data - wr.windows_compliant,
+                        wr.windows_with_data
+                    ));
+                }
+                out.verdict = Verdict::Fail;
+            }
+            out.windows = Some(wr);
+        }
+        out
+    }
+
+    fn judge_slo(&self, ps: &PlannedSlo, notes: &mut Vec<String>) -> SloResult {
+        let spec = &ps.spec;
+        let window_s = ps.grid.len_ns() as f64 / 1e9;
+        let clipped = ps.grid.range_clipped();
+        let (unit, op) = match spec.kind {
+            SloKind::Availability => (Unit::None, Op::Ge),
+            SloKind::ErrorRate => (Unit::None, Op::Le),
+            SloKind::Latency { .. } => (Unit::Millis, Op::Le),
+            SloKind::Throughput => (Unit::PerSecond, Op::Ge),
+        };
+        let (objective_good, budget_ratio) = match spec.kind {
+            SloKind::ErrorRate => (decimal_complement(spec.objective), spec.objective),
+            _ => (spec.objective, decimal_complement(spec.objective)),
+        };
+        let needed = match spec.kind {
+            SloKind::Throughput => spec.min_samples,
+            _ => spec.min_samples.max(1),
+        };
+        let mut result = SloResult {
+            name: spec.name.clone(),
+            kind: spec.kind,
+            metric_key: ps.key.clone(),
+            objective: spec.objective,
+            unit,
+            window_s,
+            clipped,
+            min_samples: needed,
+            verdict: Verdict::NoData,
+            reason: ps.missing.clone(),
+            budget: None,
+            windows: windowed_result(window_s, op, Vec::new()),
+        };
+        let Some((si, ser, wi)) = ps.target else { return result };
+        let slot = &self.slots[si];
+        if let (SloKind::Latency { .. }, ValueType::Data) = (spec.kind, slot.info.contains) {
+            result.unit = Unit::Bytes;
+        } else if let (SloKind::Latency { .. }, ValueType::Default) = (spec.kind, slot.info.contains) {
+            result.unit = Unit::None;
+        }
+        let whole = &slot.series[ser].sink;
+        let w = &slot.windowed[wi];
+        let windows: Vec<WindowValue> = w
+            .sinks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let span = w.grid.span(i);
+                let samples = s.samples();
+                let mut budget = None;
+                let value = match (spec.kind, s) {
+                    (SloKind::Availability | SloKind::ErrorRate, Sink::Rate(r)) => {
+                        budget = ErrorBudget::with_budget_ratio(r.total, r.trues, objective_good, budget_ratio);
+                        budget.as_ref().map(|b| if spec.kind == SloKind::ErrorRate { b.error_ratio } else { b.good_ratio })
+                    }
+                    (SloKind::Latency { percentile }, Sink::Trend(t)) => percentile_sorted(t.values(), percentile / 100.0),
+                    (SloKind::Throughput, Sink::Counter(c)) => (span.length_s > 0.0).then(|| c.sum / span.length_s),
+                    _ => None,
+                };
+                let value = if samples >= needed { value } else { None };
+                let verdict = match (value, &budget) {
+                    (None, _) => Verdict::NoData,
+                    (Some(_), Some(b)) => {
+                        if b.within_budget {
+                            Verdict::Pass
+                        } else {
+                            Verdict::Fail
+                        }
+                    }
+                    (Some(v), None) => {
+                        if op.holds(v, spec.objective) {
+                            Verdict::Pass
+                        } else {
+                            Verdict::Fail
+                        }
+                    }
+                };
+                WindowValue { span, samples, value, verdict, budget }
+            })
+            .collect();
+        result.windows = windowed_result(window_s, op, windows);
+        if let Sink::Rate(r) = whole {
+            result.budget = ErrorBudget::with_budget_ratio(r.total, r.trues, objective_good, budget_ratio);
+        }
+        result.verdict = if whole.samples() == 0 {
+            result.reason = Some(format!("no samples of {} in the evaluated range", ps.key));
+            Verdict::NoData
+        } else {
+            if result.windows.verdict == Verdict::NoData {
+                result.reason = Some(format!("no window has at least {needed} samples of {}", ps.key));
+            }
+            result.windows.verdict
+        };
+        if clipped {
+            notes.push(format!(
+                "SLO `{}`: the evaluated range ({} s) is shorter than its {} s window; judged over one clipped window",
+                spec.name,
+                (self.range.end_ns - self.range.start_ns) as f64 / 1e9,
+                window_s
+            ));
+        }
+        result
+    }
+
+    /// Index of a metric's slot, for tests.
+    #[cfg(test)]
+    fn knows(&self, metric: &str) -> bool {
+        self.index.contains_key(metric)
+    }
+}
+
+fn check_objective(spec: &SloSpec) -> Result<(), AnalyzeError> {
+    let o = spec.objective;
+    let bad = |why: &str| AnalyzeError::SloObjective { slo: spec.name.clone(), objective: o, why: why.to_string() };
+    match spec.kind {
+        SloKind::Availability if !(o > 0.0 && o <= 1.0) => {
+            Err(bad("an availability objective is a good-event ratio in (0, 1], e.g. 0.999 for 99.9 %"))
+        }
+        SloKind::ErrorRate if !(0.0..1.0).contains(&o) => Err(bad("an error-rate objective is a ratio in [0, 1), e.g. 0.001 for 0.1 %")),
+        SloKind::Latency { percentile } if !(0.0..=100.0).contains(&percentile) => {
+            Err(bad("the latency percentile must be a number in [0, 100]"))
+        }
+        SloKind::Latency { .. } | SloKind::Throughput if !o.is_finite() || o < 0.0 => {
+            Err(bad("the objective must be a finite number ≥ 0"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slo_config::{Location, ThresholdExpr};
+    use slo_model::{RunStatus, Tags};
+
+    const S: i64 = 1_000_000_000;
+
+    fn run() -> RunInfo {
+        RunInfo {
+            id: "t".into(),
+            origin: "test".into(),
+            scenario: None,
+            status: RunStatus::Complete,
+            start_ns: Some(0),
+            end_ns: Some(100 * S),
+            points: 0,
+            slo_version: "0".into(),
+        }
+    }
+
+    fn th(metric: &str, filters: &[(&str, &str)], source: &str, agg: Aggregation, op: Op, value: f64) -> MetricThresholds {
+        let key = MetricKey { metric: metric.into(), filters: filters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+        MetricThresholds {
+            key_source: key.canonical(),
+            key,
+            location: Location::default(),
+            thresholds: vec![Threshold {
+                source: source.into(),
+                expr: ThresholdExpr { agg, op, value },
+                abort_on_fail: false,
+                delay_abort_eval: None,
+                location: Location { file: "t.yaml".into(), line: 3, column: 5 },
+            }],
+        }
+    }
+
+    fn plan<'a>(ths: &'a [MetricThresholds], slos: &'a [SloSpec], options: Options) -> Plan<'a> {
+        Plan {
+            thresholds: ths,
+            slos,
+            metrics: &[],
+            run: run(),
+            range: TimeRange { start_ns: 0, end_ns: 100 * S },
+            rate_duration_s: Some(100.0),
+            rate_duration_source: None,
+            options,
+        }
+    }
+
+    #[test]
+    fn windowed_threshold_names_late_breach() {
+        // 90 s of 100 ms requests, then 10 s of 900 ms. Whole run: 900 values of 100 and
+        // 100 of 900, p(50) index 0.5*999 = 499.5 -> 100 (passes); last window: 900 (fails).
+        let ths = [th("http_req_duration", &[], "p(50)<500", Aggregation::P(50.0), Op::Lt, 500.0)];
+        let opts = Options { threshold_window: Some(Duration::from_secs(10)), ..Options::default() };
+        let mut a = Analysis::new(plan(&ths, &[], opts)).unwrap();
+        let tags = Tags::default();
+        for i in 0..1000 {
+            let t = i as i64 * S / 10;
+            a.push("http_req_duration", t, if t >= 90 * S { 900.0 } else { 100.0 }, &tags);
+        }
+        let r = a.finish();
+        let t = &r.thresholds[0];
+        assert_eq!(t.observed, Some(100.0));
+        assert_eq!(t.verdict, Verdict::Fail);
+        let w = t.windows.as_ref().unwrap();
+        assert_eq!(w.windows_total, 10);
+        assert_eq!(w.windows_compliant, 9);
+        assert_eq!(w.worst, Some(9));
+        assert_eq!(w.windows[9].value, Some(900.0));
+    }
+
+    #[test]
+    fn wrong_aggregation_is_a_config_error_naming_the_place() {
+        let ths = [th("http_req_duration", &[], "count>0", Aggregation::Count, Op::Gt, 0.0)];
+        let err = Analysis::new(plan(&ths, &[], Options::default())).unwrap_err();
+        assert!(err.to_string().contains("t.yaml:3:5"), "{err}");
+        let ths = [th("http_req_duration", &[], "p(101)<1", Aggregation::P(101.0), Op::Lt, 1.0)];
+        assert!(Analysis::new(plan(&ths, &[], Options::default())).is_err());
+        let ths = [th("http_reqs", &[], "count<NaN", Aggregation::Count, Op::Lt, f64::NAN)];
+        assert!(Analysis::new(plan(&ths, &[], Options::default())).is_err());
+    }
+
+    #[test]
+    fn out_of_range_and_undeclared_points_are_counted() {
+        let mut a = Analysis::new(plan(&[], &[], Options::default())).unwrap();
+        let tags = Tags::default();
+        a.push("http_reqs", -1, 1.0, &tags);
+        a.push("http_reqs", 5 * S, 1.0, &tags);
+        a.push("mystery", 5 * S, 1.0, &tags);
+        a.push("mystery", 6 * S, 1.0, &tags);
+        assert!(a.knows("vus"));
+        let r = a.finish();
+        assert_eq!(r.points.accepted, 1);
+        assert_eq!(r.points.outside_range, 1);
+        assert_eq!(r.points.undeclared.get("mystery"), Some(&2));
+        assert!(!r.metrics.contains_key("mystery"));
+        // Built-ins absent from the catalog appear once they have samples.
+        assert!(r.metrics.contains_key("http_reqs"));
+        assert!(!r.metrics.contains_key("vus"));
+    }
+
+    #[test]
+    fn slo_objective_validation() {
+        let s = [SloSpec::new("a", SloKind::Availability, 99.9, Duration::from_secs(60))];
+        let err = Analysis::new(plan(&[], &s, Options::default())).unwrap_err();
+        assert!(err.to_string().contains("0.999"), "{err}");
+        let s = [SloSpec::new("a", SloKind::Availability, 0.999, Duration::ZERO)];
+        assert!(Analysis::new(plan(&[], &s, Options::default())).is_err());
+        let mut s = SloSpec::new("a", SloKind::Latency { percentile: 95.0 }, 500.0, Duration::from_secs(60));
+        s.metric = Some("http_req_failed".into());
+        assert!(Analysis::new(plan(&[], &[s], Options::default())).is_err());
+    }
+
+    #[test]
+    fn fx_hash_distinguishes_names() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let b = BuildHasherDefault::<FxHasher>::default();
+        assert_ne!(b.hash_one("http_req_duration"), b.hash_one("http_req_waiting"));
+    }
+}

@@ -1,0 +1,340 @@
+//! k6's four metric sinks with k6's exact arithmetic (k6 `metrics/sink.go`, v1.1.0), so
+//! every value agrees with k6's end-of-test summary to the last digit.
+//!
+//! * [`TrendSink`] keeps every value; `sum` is a running `f64` sum in arrival order,
+//!   `avg = sum / count`, percentiles interpolate linearly between closest ranks.
+//! * [`RateSink`] counts values `!= 0` ("trues") against the total.
+//! * [`CounterSink`] sums values, negatives included.
+//! * [`GaugeSink`] keeps the last value and the true extremes. k6 starts its gauge `max`
+//!   at 0, so an all-negative gauge reports `max = 0` in k6; `slo` reports the true
+//!   maximum and exposes k6's value separately ([`GaugeSink::k6_max`]).
+
+use slo_model::MetricType;
+
+/// k6's percentile over values sorted ascending (k6 `TrendSink.P`).
+///
+/// `pct` is a fraction in `[0, 1]` (`p(95)` is `95.0 / 100.0`). With no values the
+/// result is `None` (k6 returns 0; `slo` calls that NO DATA), with one value it is that
+/// value, else `i = pct * (n - 1)`, `j = v[floor(i)]`, `k = v[ceil(i)]`,
+/// `j + (k - j) * (i - floor(i))`. `pct` outside `[0, 1]` is clamped so the index
+/// stays in range (k6 panics there; the config parser rejects such percentiles).
+///
+/// The slice must already be sorted ascending; this is not checked.
+pub fn percentile_sorted(sorted: &[f64], pct: f64) -> Option<f64> {
+    match sorted.len() {
+        0 => None,
+        1 => Some(sorted[0]),
+        n => {
+            let pct = if pct.is_nan() { 0.0 } else { pct.clamp(0.0, 1.0) };
+            let i = pct * (n as f64 - 1.0);
+            let lo = i.floor();
+            let j = sorted[lo as usize];
+            let k = sorted[i.ceil() as usize];
+            let f = i - lo;
+            Some(j + (k - j) * f)
+        }
+    }
+}
+
+/// A Trend: every value kept (milliseconds for time metrics, bytes for data metrics).
+#[derive(Debug, Clone, Default)]
+pub struct TrendSink {
+    values: Vec<f64>,
+    sum: f64,
+    min: f64,
+    max: f64,
+    sorted: bool,
+}
+
+impl TrendSink {
+    /// Adds one value (k6 `TrendSink.Add`).
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        if self.values.is_empty() {
+            self.min = v;
+            self.max = v;
+        } else {
+            if v < self.min {
+                self.min = v;
+            }
+            if v > self.max {
+                self.max = v;
+            }
+        }
+        self.values.push(v);
+        self.sum += v;
+        self.sorted = false;
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.values.len() as u64
+    }
+
+    /// Running sum in arrival order; 0 with no values.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// `sum / count`, `None` with no values.
+    pub fn avg(&self) -> Option<f64> {
+        (!self.values.is_empty()).then(|| self.sum / self.values.len() as f64)
+    }
+
+    /// Smallest value, `None` with no values.
+    pub fn min(&self) -> Option<f64> {
+        (!self.values.is_empty()).then_some(self.min)
+    }
+
+    /// Largest value, `None` with no values.
+    pub fn max(&self) -> Option<f64> {
+        (!self.values.is_empty()).then_some(self.max)
+    }
+
+    /// Sorts the kept values (once); needed before [`TrendSink::percentile`].
+    pub fn sort(&mut self) {
+        if !self.sorted {
+            self.values.sort_unstable_by(f64::total_cmp);
+            self.sorted = true;
+        }
+    }
+
+    /// k6 percentile, `pct` a fraction in `[0, 1]`; see [`percentile_sorted`]. Sorts
+    /// first when needed.
+    pub fn percentile(&mut self, pct: f64) -> Option<f64> {
+        self.sort();
+        percentile_sorted(&self.values, pct)
+    }
+
+    /// k6 `med`: the percentile at 0.5.
+    pub fn med(&mut self) -> Option<f64> {
+        self.percentile(0.5)
+    }
+
+    /// The kept values (sorted after [`TrendSink::sort`], else in arrival order).
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+}
+
+/// A Rate: share of values that are non-zero (k6: any value `!= 0` is true).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RateSink {
+    /// Values `!= 0` (k6 `passes`).
+    pub trues: u64,
+    /// All values.
+    pub total: u64,
+}
+
+impl RateSink {
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        self.total += 1;
+        if v != 0.0 {
+            self.trues += 1;
+        }
+    }
+
+    /// `trues / total`, `None` with no values.
+    pub fn rate(&self) -> Option<f64> {
+        (self.total > 0).then(|| self.trues as f64 / self.total as f64)
+    }
+
+    /// Values equal to 0 (k6 `fails`).
+    pub fn falses(&self) -> u64 {
+        self.total - self.trues
+    }
+}
+
+/// A Counter: the plain sum of its values, negatives included.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CounterSink {
+    /// Sum of the values in arrival order.
+    pub sum: f64,
+    /// Number of values added.
+    pub samples: u64,
+}
+
+impl CounterSink {
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        self.sum += v;
+        self.samples += 1;
+    }
+
+    /// `sum / duration_s`: k6's per-second counter rate. `None` when the duration is
+    /// not positive or there were no values.
+    pub fn rate(&self, duration_s: f64) -> Option<f64> {
+        (self.samples > 0 && duration_s > 0.0).then(|| self.sum / duration_s)
+    }
+}
+
+/// A Gauge: the last value in arrival order and the true extremes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GaugeSink {
+    last: f64,
+    min: f64,
+    max: f64,
+    /// Number of values added.
+    pub samples: u64,
+}
+
+impl GaugeSink {
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        if self.samples == 0 {
+            self.min = v;
+            self.max = v;
+        } else {
+            if v < self.min {
+                self.min = v;
+            }
+            if v > self.max {
+                self.max = v;
+            }
+        }
+        self.last = v;
+        self.samples += 1;
+    }
+
+    /// Last value in arrival order, `None` with no values.
+    pub fn value(&self) -> Option<f64> {
+        (self.samples > 0).then_some(self.last)
+    }
+
+    /// Smallest value.
+    pub fn min(&self) -> Option<f64> {
+        (self.samples > 0).then_some(self.min)
+    }
+
+    /// Largest value (the true one).
+    pub fn max(&self) -> Option<f64> {
+        (self.samples > 0).then_some(self.max)
+    }
+
+    /// What k6 v1.1.0 reports as `max`: its gauge sink starts `max` at 0, so it is
+    /// `max(0, true max)` (see case 05, `k6_evidence/negative_gauge.*`).
+    pub fn k6_max(&self) -> Option<f64> {
+        self.max().map(|m| if m > 0.0 { m } else { 0.0 })
+    }
+}
+
+/// One sink of any of the four kinds.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// Counter sink.
+    Counter(CounterSink),
+    /// Gauge sink.
+    Gauge(GaugeSink),
+    /// Rate sink.
+    Rate(RateSink),
+    /// Trend sink.
+    Trend(TrendSink),
+}
+
+impl Sink {
+    /// An empty sink for a metric type.
+    pub fn new(kind: MetricType) -> Self {
+        match kind {
+            MetricType::Counter => Sink::Counter(CounterSink::default()),
+            MetricType::Gauge => Sink::Gauge(GaugeSink::default()),
+            MetricType::Rate => Sink::Rate(RateSink::default()),
+            MetricType::Trend => Sink::Trend(TrendSink::default()),
+        }
+    }
+
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        match self {
+            Sink::Counter(s) => s.add(v),
+            Sink::Gauge(s) => s.add(v),
+            Sink::Rate(s) => s.add(v),
+            Sink::Trend(s) => s.add(v),
+        }
+    }
+
+    /// Number of values added.
+    pub fn samples(&self) -> u64 {
+        match self {
+            Sink::Counter(s) => s.samples,
+            Sink::Gauge(s) => s.samples,
+            Sink::Rate(s) => s.total,
+            Sink::Trend(s) => s.count(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_matches_hand_computation() {
+        // 1..=5: p(90): i = 0.9*4 = 3.6 -> 4 + (5-4)*0.6 = 4.6
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(percentile_sorted(&v, 0.9), Some(4.6));
+        assert_eq!(percentile_sorted(&v, 0.5), Some(3.0));
+        assert_eq!(percentile_sorted(&v, 0.0), Some(1.0));
+        assert_eq!(percentile_sorted(&v, 1.0), Some(5.0));
+        assert_eq!(percentile_sorted(&[7.5], 0.3), Some(7.5));
+        assert_eq!(percentile_sorted(&[], 0.3), None);
+    }
+
+    #[test]
+    fn k6_sink_semantics_evidence() {
+        // k6_evidence/sink_semantics.js on k6 v1.1.0: tt = -4, 0, 4 -> p(90)=3.2,
+        // p(95)=3.5999999999999996, avg 0, med 0.
+        let mut t = TrendSink::default();
+        for v in [-4.0, 0.0, 4.0] {
+            t.add(v);
+        }
+        assert_eq!(t.percentile(0.90), Some(3.2));
+        assert_eq!(t.percentile(95.0 / 100.0), Some(3.5999999999999996));
+        assert_eq!(t.avg(), Some(0.0));
+        assert_eq!(t.med(), Some(0.0));
+        // rr = 0.5, 0, -1, false, true -> passes 3, fails 2, value 0.6
+        let mut r = RateSink::default();
+        for v in [0.5, 0.0, -1.0, 0.0, 1.0] {
+            r.add(v);
+        }
+        assert_eq!((r.trues, r.falses(), r.rate()), (3, 2, Some(0.6)));
+        // cc = 5, -2, 0 -> 3
+        let mut c = CounterSink::default();
+        for v in [5.0, -2.0, 0.0] {
+            c.add(v);
+        }
+        assert_eq!(c.sum, 3.0);
+        // gg = 3, -7, 2 -> value 2, min -7, max 3
+        let mut g = GaugeSink::default();
+        for v in [3.0, -7.0, 2.0] {
+            g.add(v);
+        }
+        assert_eq!((g.value(), g.min(), g.max()), (Some(2.0), Some(-7.0), Some(3.0)));
+    }
+
+    #[test]
+    fn negative_gauge_true_max_and_k6_max() {
+        // k6_evidence/negative_gauge: -3, -7, -2 -> k6 value -2, min -7, max 0.
+        let mut g = GaugeSink::default();
+        for v in [-3.0, -7.0, -2.0] {
+            g.add(v);
+        }
+        assert_eq!(g.value(), Some(-2.0));
+        assert_eq!(g.min(), Some(-7.0));
+        assert_eq!(g.max(), Some(-2.0));
+        assert_eq!(g.k6_max(), Some(0.0));
+    }
+
+    #[test]
+    fn empty_sinks_have_no_values() {
+        let mut t = TrendSink::default();
+        assert_eq!((t.avg(), t.min(), t.max(), t.med()), (None, None, None, None));
+        assert_eq!(RateSink::default().rate(), None);
+        assert_eq!(CounterSink::default().rate(10.0), None);
+        assert_eq!(GaugeSink::default().value(), None);
+    }
+}
