@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod grammar;
+pub mod scenario;
 pub mod slo;
 pub mod threshold;
 mod yaml;
