@@ -1,0 +1,348 @@
+//! Reading a run back: every point, in file order, to a visitor.
+//!
+//! One thread decodes Parquet into Arrow batches while the calling thread walks the
+//! previous batch's arrays and calls the visitor; nothing is allocated per row. Tags
+//! in the fixed columns are read from dictionary arrays; other tags are parsed from the
+//! `tags` JSON only when the visitor asks for one.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampNanosecondType, Float64Type};
+use arrow_array::{Array, DictionaryArray, RecordBatch, StringArray};
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use parquet::file::statistics::Statistics;
+use slo_model::{Point, RunMeta, TagLookup, Tags};
+
+use crate::error::StoreError;
+use crate::json::parse_tag_object;
+use crate::layout::{fixed_index, read_schema, EXTRA_TAGS_COLUMN, FIXED_TAGS, N_FIXED};
+use crate::local::LocalStore;
+
+/// Receives the points of a scan, in file order.
+pub trait PointVisitor {
+    /// One point: metric name, time in ns since the epoch (UTC), value (ms for time
+    /// metrics, bytes for data metrics) and its tags. `tags` is valid only during the call.
+    fn point(&mut self, metric: &str, time_ns: i64, value: f64, tags: &dyn TagLookup);
+}
+
+impl<F: FnMut(&str, i64, f64, &dyn TagLookup)> PointVisitor for F {
+    fn point(&mut self, metric: &str, time_ns: i64, value: f64, tags: &dyn TagLookup) {
+        self(metric, time_ns, value, tags)
+    }
+}
+
+/// What a scan reads. `Default` reads everything.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Only points of these metrics (`None`: all).
+    pub metrics: Option<Vec<String>>,
+    /// Only points with `time_ns >= from_ns` (inclusive).
+    pub from_ns: Option<i64>,
+    /// Only points with `time_ns < to_ns` (exclusive).
+    pub to_ns: Option<i64>,
+    /// The tag keys the visitor will ask for (`None`: any). When given, only those
+    /// columns are decoded and every other key reads as absent — a speed-up for scans
+    /// that group by one or two tags.
+    pub tag_keys: Option<Vec<String>>,
+}
+
+/// What a scan did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Part files opened.
+    pub parts: u64,
+    /// Row groups decoded.
+    pub row_groups_read: u64,
+    /// Row groups skipped because their time range lies outside `from_ns..to_ns`.
+    pub row_groups_skipped: u64,
+    /// Rows decoded.
+    pub rows_read: u64,
+    /// Points delivered to the visitor.
+    pub points: u64,
+}
+
+enum TagCol<'a> {
+    Dict(&'a DictionaryArray<Int32Type>, &'a StringArray),
+    Plain(&'a StringArray),
+}
+
+impl<'a> TagCol<'a> {
+    #[inline]
+    fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            TagCol::Dict(d, v) => {
+                if d.is_null(row) {
+                    None
+                } else {
+                    Some(v.value(d.keys().values()[row] as usize))
+                }
+            }
+            TagCol::Plain(s) => {
+                if s.is_null(row) {
+                    None
+                } else {
+                    Some(s.value(row))
+                }
+            }
+        }
+    }
+}
+
+struct Cols<'a> {
+    tags: [Option<TagCol<'a>>; N_FIXED],
+    extra: Option<&'a StringArray>,
+}
+
+/// The tags of one row, read from the batch's columns.
+struct RowTags<'a, 'c> {
+    cols: &'c Cols<'a>,
+    row: usize,
+    extra: OnceCell<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
+}
+
+impl TagLookup for RowTags<'_, '_> {
+    fn tag(&self, key: &str) -> Option<&str> {
+        if let Some(i) = fixed_index(key) {
+            return self.cols.tags[i].as_ref()?.get(self.row);
+        }
+        let arr = self.cols.extra?;
+        if arr.is_null(self.row) {
+            return None;
+        }
+        let pairs = self.extra.get_or_init(|| parse_tag_object(arr.value(self.row)).unwrap_or_default());
+        pairs.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok().map(|i| pairs[i].1.as_ref())
+    }
+}
+
+fn corrupt(path: &std::path::Path, msg: impl Into<String>) -> StoreError {
+    StoreError::Corrupt { path: path.to_path_buf(), msg: msg.into() }
+}
+
+impl LocalStore {
+    /// Delivers the run's points to `visitor` in file order (parts in number order, rows
+    /// in arrival order), filtered by `opts`. Decoding runs on a second thread. Errors:
+    /// a part that cannot be read or does not have the store's columns, naming the file.
+    pub fn scan<V: PointVisitor + ?Sized>(
+        &self,
+        meta: &RunMeta,
+        opts: &ScanOptions,
+        visitor: &mut V,
+    ) -> Result<ScanStats, StoreError> {
+        let parts = self.part_files(meta)?;
+        let mut stats = ScanStats::default();
+        let from = opts.from_ns.unwrap_or(i64::MIN);
+        let to = opts.to_ns.unwrap_or(i64::MAX);
+        let want_tag = |k: &str| opts.tag_keys.as_ref().is_none_or(|ks| ks.iter().any(|x| x == k));
+        let want_extra = opts.tag_keys.as_ref().is_none_or(|ks| ks.iter().any(|k| fixed_index(k).is_none()));
+        let col_names: Vec<&str> = ["metric", "time", "value"]
+            .into_iter()
+            .chain(FIXED_TAGS.iter().copied().filter(|k| want_tag(k)))
+            .chain(want_extra.then_some(EXTRA_TAGS_COLUMN))
+            .collect();
+
+        std::thread::scope(|s| {
+            let (tx, rx) = sync_channel::<Result<(RecordBatch, PathBuf), StoreError>>(2);
+            let col_names = &col_names;
+            let decoder = s.spawn(move || -> (u64, u64, u64) {
+                let (mut nparts, mut read, mut skipped) = (0u64, 0u64, 0u64);
+                for path in &parts {
+                    let r = (|| -> Result<(), StoreError> {
+                        let f = File::open(path).map_err(|e| StoreError::io(path, e))?;
+                        let options = ArrowReaderOptions::new().with_schema(read_schema());
+                        let b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options)
+                            .map_err(|e| StoreError::parquet(path, e))?;
+                        let pschema = b.parquet_schema();
+                        let mut idx = Vec::new();
+                        for name in col_names {
+                            let i = pschema
+                                .columns()
+                                .iter()
+                                .position(|c| c.name() == *name)
+                                .ok_or_else(|| corrupt(path, format!("part has no column {name:?}")))?;
+                            idx.push(i);
+                        }
+                        let time_i = idx[1];
+                        let mut groups = Vec::new();
+                        for (g, rg) in b.metadata().row_groups().iter().enumerate() {
+                            let keep = match rg.column(time_i).statistics() {
+                                Some(Statistics::Int64(st)) => match (st.min_opt(), st.max_opt()) {
+                                    (Some(&lo), Some(&hi)) => hi >= from && lo < to,
+                                    _ => true,
+                                },
+                                _ => true,
+                            };
+                            if keep {
+                                groups.push(g);
+                            } else {
+                                skipped += 1;
+                            }
+                        }
+                        read += groups.len() as u64;
+                        if groups.is_empty() {
+                            return Ok(());
+                        }
+                        let mask = ProjectionMask::leaves(pschema, idx);
+                        let reader = b
+                            .with_projection(mask)
+                            .with_row_groups(groups)
+                            .with_batch_size(65_536)
+                            .build()
+                            .map_err(|e| StoreError::parquet(path, e))?;
+                        for batch in reader {
+                            let batch = batch.map_err(|e| StoreError::parquet(path, e))?;
+                            if tx.send(Ok((batch, path.clone()))).is_err() {
+                                return Ok(());
+                            }
+                        }
+                        Ok(())
+                    })();
+                    nparts += 1;
+                    if let Err(e) = r {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                }
+                (nparts, read, skipped)
+            });
+
+            let mut result = Ok(());
+            for msg in rx {
+                match msg {
+                    Ok((batch, path)) => {
+                        if let Err(e) = visit_batch(&batch, &path, opts, from, to, visitor, &mut stats) {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            let (nparts, read, skipped) = decoder.join().unwrap_or((0, 0, 0));
+            stats.parts = nparts;
+            stats.row_groups_read = read;
+            stats.row_groups_skipped = skipped;
+            result
+        })?;
+        Ok(stats)
+    }
+
+    /// Reads the run's points into memory (convenience for small runs and tests).
+    pub fn read_points(&self, meta: &RunMeta, opts: &ScanOptions) -> Result<Vec<Point>, StoreError> {
+        let mut out = Vec::new();
+        let keys: Vec<String> = FIXED_TAGS.iter().map(|s| s.to_string()).collect();
+        let mut v = |metric: &str, t: i64, value: f64, tags: &dyn TagLookup| {
+            let mut pairs: Vec<(String, String)> = keys
+                .iter()
+                .filter_map(|k| tags.tag(k).map(|v| (k.clone(), v.to_string())))
+                .collect();
+            if let Some(all) = tags.tag(ALL_EXTRA_KEY) {
+                if let Some(extra) = parse_tag_object(all) {
+                    pairs.extend(extra.into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())));
+                }
+            }
+            out.push(Point { metric: metric.to_string(), time_ns: t, value, tags: Tags::from_pairs(pairs) });
+        };
+        self.scan(meta, opts, &mut v)?;
+        Ok(out)
+    }
+}
+
+/// A pseudo tag key (not a valid k6 tag name) under which [`TagLookup::tag`] returns
+/// a row's whole `tags` JSON text, so callers can enumerate the non-fixed tags.
+pub const ALL_EXTRA_KEY: &str = "\u{0}tags";
+
+impl RowTags<'_, '_> {
+    fn raw_extra(&self) -> Option<&str> {
+        let arr = self.cols.extra?;
+        (!arr.is_null(self.row)).then(|| arr.value(self.row))
+    }
+}
+
+fn visit_batch<V: PointVisitor + ?Sized>(
+    batch: &RecordBatch,
+    path: &std::path::Path,
+    opts: &ScanOptions,
+    from: i64,
+    to: i64,
+    visitor: &mut V,
+    stats: &mut ScanStats,
+) -> Result<(), StoreError> {
+    let n = batch.num_rows();
+    stats.rows_read += n as u64;
+    let col = |name: &str| batch.column_by_name(name).ok_or_else(|| corrupt(path, format!("part has no column {name:?}")));
+    let metric = col("metric")?
+        .as_dictionary_opt::<Int32Type>()
+        .ok_or_else(|| corrupt(path, "column \"metric\" is not a string dictionary"))?;
+    let mnames = metric
+        .values()
+        .as_string_opt::<i32>()
+        .ok_or_else(|| corrupt(path, "column \"metric\" is not a string dictionary"))?;
+    let names: Vec<&str> = (0..mnames.len()).map(|i| mnames.value(i)).collect();
+    let wanted: Vec<bool> = names
+        .iter()
+        .map(|nm| opts.metrics.as_ref().is_none_or(|ms| ms.iter().any(|m| m == nm)))
+        .collect();
+    let mkeys = metric.keys().values();
+    let times = col("time")?
+        .as_primitive_opt::<TimestampNanosecondType>()
+        .ok_or_else(|| corrupt(path, "column \"time\" is not a ns timestamp"))?
+        .values();
+    let values = col("value")?
+        .as_primitive_opt::<Float64Type>()
+        .ok_or_else(|| corrupt(path, "column \"value\" is not float64"))?
+        .values();
+    let mut tags: [Option<TagCol>; N_FIXED] = Default::default();
+    for (i, k) in FIXED_TAGS.iter().enumerate() {
+        if let Some(a) = batch.column_by_name(k) {
+            tags[i] = Some(if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
+                let v = d.values().as_string_opt::<i32>().ok_or_else(|| corrupt(path, format!("column {k:?} is not strings")))?;
+                TagCol::Dict(d, v)
+            } else {
+                TagCol::Plain(a.as_string_opt::<i32>().ok_or_else(|| corrupt(path, format!("column {k:?} is not strings")))?)
+            });
+        }
+    }
+    let extra = match batch.column_by_name(EXTRA_TAGS_COLUMN) {
+        Some(a) => Some(a.as_string_opt::<i32>().ok_or_else(|| corrupt(path, "column \"tags\" is not strings"))?),
+        None => None,
+    };
+    let cols = Cols { tags, extra };
+    let all_metrics = wanted.iter().all(|&w| w);
+    let all_times = from == i64::MIN && to == i64::MAX;
+    for row in 0..n {
+        let k = mkeys[row] as usize;
+        if !all_metrics && !wanted[k] {
+            continue;
+        }
+        let t = times[row];
+        if !all_times && (t < from || t >= to) {
+            continue;
+        }
+        let rt = RowTagsAll(RowTags { cols: &cols, row, extra: OnceCell::new() });
+        visitor.point(names[k], t, values[row], &rt);
+        stats.points += 1;
+    }
+    Ok(())
+}
+
+/// [`RowTags`] plus the [`ALL_EXTRA_KEY`] pseudo key.
+struct RowTagsAll<'a, 'c>(RowTags<'a, 'c>);
+
+impl TagLookup for RowTagsAll<'_, '_> {
+    #[inline]
+    fn tag(&self, key: &str) -> Option<&str> {
+        if key == ALL_EXTRA_KEY {
+            return self.0.raw_extra();
+        }
+        self.0.tag(key)
+    }
+}

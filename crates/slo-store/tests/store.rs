@@ -1,0 +1,416 @@
+//! Tests of the local store and the k6 NDJSON import against the fixtures copied from
+//! /work/shared/cases (05: hand-written edge cases, 01: real k6 v1.1.0 output).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use slo_model::{MetricInfo, MetricType, Point, RunId, RunMeta, RunStatus, TagLookup, Tags, ValueType};
+use slo_store::{
+    import_k6_json, ImportOptions, LocalStore, RunEnd, RunState, ScanOptions, StoreError, ALL_EXTRA_KEY,
+};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn all(store: &LocalStore, meta: &RunMeta) -> Vec<Point> {
+    store.read_points(meta, &ScanOptions::default()).unwrap()
+}
+
+fn values_of(points: &[Point], metric: &str) -> Vec<f64> {
+    points.iter().filter(|p| p.metric == metric).map(|p| p.value).collect()
+}
+
+/// Case 05: every edge case of the hand-written file, checked against the case's
+/// README/expected.json and hand computation.
+#[test]
+fn case05_imports_and_reads_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path().join(".slo")).unwrap();
+    let rep = import_k6_json(&store, &fixture("input.ndjson"), ImportOptions::default()).unwrap();
+    // 30 JSON lines plus one blank line; 25 of them are Points (2+10+6+4+3).
+    assert_eq!(rep.lines, 31);
+    assert_eq!(rep.points, 25);
+    assert_eq!(rep.skipped_lines, 0);
+    assert!(!rep.gzip);
+    let meta = store.resolve("latest").unwrap();
+    assert_eq!(meta, rep.run);
+    assert_eq!(meta.status, RunStatus::Complete);
+    assert_eq!(meta.points, 25);
+    assert_eq!(meta.origin, "k6 json import");
+    assert_eq!(meta.scenario.as_deref(), Some("input.ndjson"));
+    let names: Vec<&str> = meta.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["items", "ok_rate", "resp_ms", "temp", "vus"]);
+    let resp = meta.metrics.iter().find(|m| m.name == "resp_ms").unwrap();
+    assert_eq!((resp.kind, resp.contains), (MetricType::Trend, ValueType::Time));
+
+    // First point: 2020-03-06T16:48:02.7835683+08:00 = 08:48:02.7835683Z; 2020-03-06 is
+    // day 18327 after 1970-01-01. Last: 2024-05-01T10:00:12Z, day 19844.
+    let start = (18_327i64 * 86_400 + 8 * 3600 + 48 * 60 + 2) * 1_000_000_000 + 783_568_300;
+    let end = (19_844i64 * 86_400 + 10 * 3600 + 12) * 1_000_000_000;
+    assert_eq!(meta.start_ns, Some(start));
+    assert_eq!(meta.end_ns, Some(end));
+    assert_eq!(meta.duration_s, Some((end - start) as f64 / 1e9));
+    assert_eq!(meta.duration_source.as_deref(), Some("first to last point in the NDJSON"));
+
+    let pts = all(&store, &meta);
+    assert_eq!(pts.len(), 25);
+    // tags:null -> no tags
+    assert_eq!(pts[0].metric, "vus");
+    assert_eq!(pts[0].time_ns, start);
+    assert!(pts[0].tags.0.is_empty());
+    assert_eq!(values_of(&pts, "vus"), [2.0, 1.0]);
+    // café escaped and raw are one value: 5 points.
+    let cafe: Vec<&Point> = pts.iter().filter(|p| p.tags.tag("page") == Some("café")).collect();
+    assert_eq!(cafe.len(), 5);
+    assert_eq!(cafe.iter().map(|p| p.value).collect::<Vec<_>>(), [120.0, 300.0, 95.25, 60.0, 0.001]);
+    assert!(cafe.iter().all(|p| p.tags.tag("group") == Some("")));
+    let basket = pts.iter().filter(|p| p.tags.tag("group") == Some("::Shop::Basket")).count();
+    assert_eq!(basket, 5);
+    // Rate fed 1, 0, 0.5, -1, 0, 1 in that order; 4 of 6 non-zero.
+    let rate = values_of(&pts, "ok_rate");
+    assert_eq!(rate, [1.0, 0.0, 0.5, -1.0, 0.0, 1.0]);
+    assert_eq!(rate.iter().filter(|v| **v != 0.0).count(), 4);
+    // Counter sum 5 - 2 + 0 + 2.5 = 5.5; gauge last value -2, min -7.
+    assert_eq!(values_of(&pts, "items").iter().sum::<f64>(), 5.5);
+    assert_eq!(values_of(&pts, "temp"), [-3.0, -7.0, -2.0]);
+    assert!(pts.iter().filter(|p| p.metric == "ok_rate").all(|p| p.tags.tag("name") == Some("x")));
+
+    // Nothing left in the tmp area.
+    assert!(!store.dir().join(".tmp").exists());
+}
+
+/// Case 01: real k6 v1.1.0 output; 39 points (13 metrics x 3 requests, counted with grep).
+#[test]
+fn case01_real_k6_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let rep = import_k6_json(&store, &fixture("case01-samples.ndjson"), ImportOptions::default()).unwrap();
+    assert_eq!(rep.points, 39);
+    let meta = rep.run;
+    let opts = ScanOptions { metrics: Some(vec!["http_req_duration".into()]), ..Default::default() };
+    let pts = store.read_points(&meta, &opts).unwrap();
+    assert_eq!(pts.len(), 3);
+    let first = &pts[0];
+    assert_eq!(first.value, 4.629122);
+    assert_eq!(first.tags.tag("name"), Some("home"));
+    assert_eq!(first.tags.tag("status"), Some("200"));
+    assert_eq!(first.tags.tag("method"), Some("GET"));
+    assert_eq!(first.tags.tag("proto"), Some("HTTP/1.0"));
+    assert_eq!(first.tags.tag("expected_response"), Some("true"));
+    assert_eq!(first.tags.tag("scenario"), Some("default"));
+    // http_req_failed was declared by k6 as a rate.
+    let f = meta.metrics.iter().find(|m| m.name == "http_req_failed").unwrap();
+    assert_eq!(f.kind, MetricType::Rate);
+    // unused custom metrics have no Metric line, so they are not listed
+    assert!(meta.metrics.iter().all(|m| m.name != "error_counter"));
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    let mut f = fs::File::create(path).unwrap();
+    for l in lines {
+        f.write_all(l.as_bytes()).unwrap();
+        f.write_all(b"\n").unwrap();
+    }
+}
+
+fn fixture_lines() -> Vec<String> {
+    fs::read_to_string(fixture("input.ndjson")).unwrap().lines().map(|l| l.trim_end_matches('\r').to_string()).collect()
+}
+
+fn store_is_empty(store: &LocalStore) -> bool {
+    store.list_runs().unwrap().is_empty()
+        && fs::read_dir(store.dir().join("runs")).unwrap().next().is_none()
+        && !store.dir().join(".tmp").exists()
+}
+
+#[test]
+fn malformed_line_fails_whole_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let mut lines = fixture_lines();
+    lines[16] = r#"{"metric": "ok_rate", "type": "Point", "data": {"time": "2024-05-01T10:00:10Z", "value": 1, "tags": {"#.into();
+    let input = tmp.path().join("bad.ndjson");
+    write_lines(&input, &lines);
+    let err = import_k6_json(&store, &input, ImportOptions::default()).unwrap_err();
+    match &err {
+        StoreError::BadLine { file, line, .. } => {
+            assert_eq!(*line, 17);
+            assert_eq!(file, &input);
+        }
+        e => panic!("wrong error {e}"),
+    }
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("bad.ndjson:17:"), "{err}");
+    assert!(store_is_empty(&store));
+}
+
+#[test]
+fn bad_time_and_unknown_metric_are_bad_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let cases: [(&str, u64, &str); 4] = [
+        (r#"{"type":"Point","metric":"vus","data":{"time":"2024-05-01 10:00:00","value":1,"tags":null}}"#, 1, "time"),
+        (r#"{"type":"Point","metric":"my_custom","data":{"time":"2024-05-01T10:00:00Z","value":1,"tags":null}}"#, 1, "my_custom"),
+        (r#"{"type":"Metric","data":{"name":"my-metric","type":"trend","contains":"time"}}"#, 1, "my-metric"),
+        (r#"{"type":"Point","metric":"vus","data":{"time":"2024-05-01T10:00:00Z","tags":null}}"#, 1, "value"),
+    ];
+    for (i, (line, want_line, word)) in cases.iter().enumerate() {
+        let input = tmp.path().join(format!("in{i}.ndjson"));
+        fs::write(&input, format!("{line}\n")).unwrap();
+        match import_k6_json(&store, &input, ImportOptions::default()) {
+            Err(StoreError::BadLine { line, msg, .. }) => {
+                assert_eq!(line, *want_line);
+                assert!(msg.contains(word), "{msg}");
+            }
+            other => panic!("case {i}: {other:?}"),
+        }
+    }
+    assert!(store_is_empty(&store));
+}
+
+#[test]
+fn builtin_metric_without_declaration_gets_builtin_type() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let input = tmp.path().join("b.ndjson");
+    // CRLF, no newline after the last line, unknown `metadata` field.
+    fs::write(
+        &input,
+        "{\"type\":\"Point\",\"metric\":\"http_req_failed\",\"data\":{\"time\":\"2024-05-01T10:00:00Z\",\"value\":0,\"tags\":{\"name\":\"a\"}},\"metadata\":{\"vu\":\"1\"}}\r\n{\"type\":\"Point\",\"metric\":\"http_req_failed\",\"data\":{\"time\":\"2024-05-01T10:00:01.5Z\",\"value\":1,\"tags\":{}}}",
+    )
+    .unwrap();
+    let rep = import_k6_json(&store, &input, ImportOptions::default()).unwrap();
+    assert_eq!(rep.points, 2);
+    assert_eq!(
+        rep.run.metrics,
+        vec![MetricInfo { name: "http_req_failed".into(), kind: MetricType::Rate, contains: ValueType::Default }]
+    );
+    assert_eq!(rep.run.duration_s, Some(1.5));
+}
+
+#[test]
+fn skip_bad_lines_counts_and_lists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let mut lines = fixture_lines();
+    lines[4] = "not json".into(); // a resp_ms point
+    lines[22] = r#"{"type":"Point","metric":"items","data":{"time":"2024-05-01T10:00:11Z","value":"5"}}"#.into();
+    let input = tmp.path().join("skip.ndjson");
+    write_lines(&input, &lines);
+    let opts = ImportOptions { skip_bad_lines: true, run_id: Some("my-run".into()), ..Default::default() };
+    let rep = import_k6_json(&store, &input, opts).unwrap();
+    assert_eq!(rep.skipped_lines, 2);
+    assert_eq!(rep.skipped.iter().map(|s| s.line).collect::<Vec<_>>(), [5, 23]);
+    assert_eq!(rep.points, 23);
+    assert_eq!(rep.run.id.0, "my-run");
+    let pts = all(&store, &store.resolve("my-run").unwrap());
+    assert_eq!(values_of(&pts, "items"), [-2.0, 0.0, 2.5]);
+
+    // the same id again is refused, and the store keeps one run
+    let again = import_k6_json(&store, &input, ImportOptions { run_id: Some("my-run".into()), skip_bad_lines: true, ..Default::default() });
+    assert!(matches!(again, Err(StoreError::RunExists(ref id)) if id == "my-run"));
+    assert_eq!(store.list_runs().unwrap().len(), 1);
+    let bad_id = import_k6_json(&store, &input, ImportOptions { run_id: Some("../x".into()), ..Default::default() });
+    assert!(matches!(bad_id, Err(StoreError::InvalidRunId(_))));
+}
+
+#[test]
+fn gzip_input_detected_by_magic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    // name without .gz: detection is by content
+    let input = tmp.path().join("results.json");
+    let mut enc = flate2::write::GzEncoder::new(fs::File::create(&input).unwrap(), flate2::Compression::fast());
+    enc.write_all(&fs::read(fixture("input.ndjson")).unwrap()).unwrap();
+    enc.finish().unwrap();
+    let rep = import_k6_json(&store, &input, ImportOptions::default()).unwrap();
+    assert!(rep.gzip);
+    assert_eq!(rep.points, 25);
+    let pts = all(&store, &rep.run);
+    assert_eq!(pts.iter().filter(|p| p.tags.tag("page") == Some("café")).count(), 5);
+}
+
+fn meta(id: &str, created_ns: i64) -> RunMeta {
+    RunMeta {
+        id: RunId(id.into()),
+        created_ns,
+        start_ns: None,
+        end_ns: None,
+        duration_s: None,
+        duration_source: None,
+        status: RunStatus::Running,
+        origin: "slo run".into(),
+        scenario: Some("s.yaml".into()),
+        tags: BTreeMap::new(),
+        metrics: vec![],
+        points: 0,
+        slo_version: "test".into(),
+    }
+}
+
+#[test]
+fn resolve_latest_prefix_ambiguous_not_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    assert!(matches!(store.resolve("latest"), Err(StoreError::RunNotFound(_))));
+    for (id, created) in [("20240101T000000Z-aaaaaa", 30), ("20240101T000000Z-aabbbb", 10), ("20250101T000000Z-cccccc", 20)] {
+        store.create_run(meta(id, created)).unwrap().finish(RunStatus::Complete, RunEnd::default()).unwrap();
+    }
+    let ids: Vec<String> = store.list_runs().unwrap().into_iter().map(|m| m.id.0).collect();
+    assert_eq!(ids, ["20240101T000000Z-aabbbb", "20250101T000000Z-cccccc", "20240101T000000Z-aaaaaa"]);
+    assert_eq!(store.resolve("latest").unwrap().id.0, "20240101T000000Z-aaaaaa");
+    assert_eq!(store.resolve("2025").unwrap().id.0, "20250101T000000Z-cccccc");
+    assert_eq!(store.resolve("20240101T000000Z-aab").unwrap().id.0, "20240101T000000Z-aabbbb");
+    assert_eq!(store.resolve("20240101T000000Z-aaaaaa").unwrap().created_ns, 30);
+    match store.resolve("20240101T000000Z-aa") {
+        Err(e @ StoreError::AmbiguousRun { .. }) => {
+            assert_eq!(e.exit_code(), 2);
+            if let StoreError::AmbiguousRun { candidates, .. } = e {
+                assert_eq!(candidates, ["20240101T000000Z-aaaaaa", "20240101T000000Z-aabbbb"]);
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    let nf = store.resolve("2023").unwrap_err();
+    assert!(matches!(nf, StoreError::RunNotFound(ref s) if s == "2023"));
+    assert_eq!(nf.exit_code(), 3);
+    // a second create with the same id is refused
+    assert!(matches!(store.create_run(meta("20250101T000000Z-cccccc", 1)), Err(StoreError::RunExists(_))));
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    Tags::from_pairs(pairs.iter().copied())
+}
+
+#[test]
+fn writer_round_trip_with_custom_tags_and_filters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let mut w = store.create_run(meta("r1", 5)).unwrap();
+    w.declare_metric(MetricInfo { name: "resp".into(), kind: MetricType::Trend, contains: ValueType::Time });
+    let input = vec![
+        Point {
+            metric: "http_req_duration".into(),
+            time_ns: 1_000,
+            value: 12.5,
+            tags: tags(&[("name", "GET /a"), ("status", "200"), ("vu", "3"), ("weird key \"q\"", "tab\there\u{1}é")]),
+        },
+        Point { metric: "resp".into(), time_ns: 2_000, value: -1.0, tags: tags(&[]) },
+        Point { metric: "http_req_duration".into(), time_ns: 3_000, value: 7.0, tags: tags(&[("group", ""), ("iter", "9")]) },
+        Point { metric: "vus".into(), time_ns: 2_500, value: 4.0, tags: tags(&[("scenario", "s")]) },
+    ];
+    w.push_point(&input[0]).unwrap();
+    w.push_point(&input[1]).unwrap();
+    w.flush().unwrap();
+    w.push_point(&input[2]).unwrap();
+    w.push("vus", 2_500, 4.0, &[("scenario", "s")]).unwrap();
+    let m = w.finish(RunStatus::Complete, RunEnd::default()).unwrap();
+    assert_eq!(m.points, 4);
+    assert_eq!(m.start_ns, Some(1_000));
+    assert_eq!(m.end_ns, Some(3_000));
+    assert_eq!(m.duration_s, Some(2e-6));
+    let names: Vec<&str> = m.metrics.iter().map(|x| x.name.as_str()).collect();
+    // declared resp, plus built-ins pushed undeclared
+    assert_eq!(names, ["http_req_duration", "resp", "vus"]);
+    assert_eq!(store.part_files(&m).unwrap().len(), 2);
+    assert_eq!(store.run_state(&m), RunState::Complete);
+    let back = all(&store, &m);
+    assert_eq!(back, input);
+
+    // metric filter + time window [2000, 3000)
+    let opts = ScanOptions { metrics: Some(vec!["resp".into(), "vus".into()]), from_ns: Some(2_000), to_ns: Some(3_000), ..Default::default() };
+    let got: Vec<(String, i64)> = store.read_points(&m, &opts).unwrap().into_iter().map(|p| (p.metric, p.time_ns)).collect();
+    assert_eq!(got, [("resp".to_string(), 2_000), ("vus".to_string(), 2_500)]);
+
+    // tag_keys: only `name` and `vu` are decoded; others read as absent
+    let mut seen = Vec::new();
+    let opts = ScanOptions { tag_keys: Some(vec!["name".into(), "vu".into()]), ..Default::default() };
+    let stats = store
+        .scan(&m, &opts, &mut |_m: &str, _t: i64, _v: f64, t: &dyn TagLookup| {
+            seen.push((t.tag("name").map(str::to_string), t.tag("vu").map(str::to_string), t.tag("status").is_some()))
+        })
+        .unwrap();
+    assert_eq!(stats.points, 4);
+    assert_eq!(stats.parts, 2);
+    assert_eq!(seen[0], (Some("GET /a".into()), Some("3".into()), false));
+    assert_eq!(seen[1], (None, None, false));
+    // the raw JSON of non-fixed tags is reachable
+    let mut raw = Vec::new();
+    store
+        .scan(&m, &ScanOptions::default(), &mut |_m: &str, _t: i64, _v: f64, t: &dyn TagLookup| {
+            raw.push(t.tag(ALL_EXTRA_KEY).map(str::to_string))
+        })
+        .unwrap();
+    assert_eq!(raw[2].as_deref(), Some(r#"{"iter":"9"}"#));
+    assert_eq!(raw[1], None);
+}
+
+#[test]
+fn time_filter_skips_row_groups() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let mut w = store.create_run(meta("r2", 5)).unwrap();
+    for part in 0..3i64 {
+        for i in 0..100i64 {
+            w.push("vus", part * 1000 + i, 1.0, &[("scenario", "s")]).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let m = w.finish(RunStatus::Complete, RunEnd::default()).unwrap();
+    let opts = ScanOptions { from_ns: Some(1_050), to_ns: Some(2_000), ..Default::default() };
+    let mut n = 0u64;
+    let st = store.scan(&m, &opts, &mut |_: &str, t: i64, _: f64, _: &dyn TagLookup| {
+        assert!((1_050..2_000).contains(&t));
+        n += 1;
+    });
+    let st = st.unwrap();
+    assert_eq!(n, 50);
+    assert_eq!(st.row_groups_read, 1);
+    assert_eq!(st.row_groups_skipped, 2);
+}
+
+#[test]
+fn killed_writer_reads_back_incomplete_with_closed_parts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+
+    // 1. Dropped without finish: what was pushed is flushed, status stays running.
+    let mut w = store.create_run(meta("dropped", 1)).unwrap();
+    assert_eq!(store.run_state(&store.resolve("dropped").unwrap()), RunState::Live);
+    w.push("vus", 10, 1.0, &[] as &[(&str, &str)]).unwrap();
+    w.flush().unwrap();
+    w.push("vus", 20, 2.0, &[] as &[(&str, &str)]).unwrap();
+    drop(w);
+    let m = store.resolve("dropped").unwrap();
+    assert_eq!(m.status, RunStatus::Running);
+    assert_eq!(store.run_state(&m), RunState::Incomplete);
+    assert_eq!((m.points, m.start_ns, m.end_ns), (2, Some(10), Some(20)));
+    assert_eq!(values_of(&all(&store, &m), "vus"), [1.0, 2.0]);
+
+    // 2. Killed mid-part (simulated: writer leaked, its pid dead, a half-written tmp part).
+    let mut w = store.create_run(meta("killed", 2)).unwrap();
+    for i in 0..5 {
+        w.push("vus", 100 + i, i as f64, &[] as &[(&str, &str)]).unwrap();
+    }
+    w.flush().unwrap();
+    w.push("vus", 999, 9.0, &[] as &[(&str, &str)]).unwrap();
+    std::mem::forget(w);
+    let dir = store.run_dir(&RunId("killed".into()));
+    fs::write(dir.join(".part-000002.parquet.tmp"), b"PAR1 half a file").unwrap();
+    fs::write(dir.join("writer.pid"), "999999999").unwrap();
+    let m = store.resolve("killed").unwrap();
+    assert_eq!(store.run_state(&m), RunState::Incomplete);
+    assert_eq!((m.points, m.start_ns, m.end_ns), (5, Some(100), Some(104)));
+    assert_eq!(values_of(&all(&store, &m), "vus"), [0.0, 1.0, 2.0, 3.0, 4.0]);
+}
+
+#[test]
+fn error_classes() {
+    assert_eq!(StoreError::RunNotFound("x".into()).exit_code(), 3);
+    assert_eq!(StoreError::RunExists("x".into()).exit_code(), 2);
+    let io = StoreError::Io { path: "/x".into(), source: std::io::Error::other("boom") };
+    assert_eq!(io.exit_code(), 1);
+}
