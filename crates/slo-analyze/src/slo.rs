@@ -94,3 +94,48 @@ impl SloSpec {
         self.metric.as_deref().unwrap_or(self.kind.default_metric())
     }
 }
+
+impl From<&slo_config::Slo> for SloSpec {
+    /// Maps a parsed `slo-config.yaml` SLO: percentages become ratios by shifting the
+    /// decimal point ([`crate::ratio_from_percent`], so `99.9` is exactly `0.999`),
+    /// latency stays in milliseconds, throughput in requests per second; a missing
+    /// `min_samples` is 0 (the kind's minimum).
+    fn from(s: &slo_config::Slo) -> SloSpec {
+        use slo_config::Objective;
+        let (kind, objective) = match s.objective {
+            Objective::Availability { target_percent } => (SloKind::Availability, crate::ratio_from_percent(target_percent)),
+            Objective::ErrorRate { target_percent } => (SloKind::ErrorRate, crate::ratio_from_percent(target_percent)),
+            Objective::Latency { percentile, target_ms } => (SloKind::Latency { percentile }, target_ms),
+            Objective::Throughput { target_rps } => (SloKind::Throughput, target_rps),
+        };
+        SloSpec {
+            name: s.name.clone(),
+            kind,
+            objective,
+            window: s.window,
+            filter: s.filter.clone(),
+            min_samples: s.min_samples.unwrap_or(0),
+            metric: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_the_reference_config() {
+        let text = "service: api\nslos:\n  availability: {target: 99.9, window: 30d}\n  latency:\n    p95: {target: 500ms, window: 1h}\n  throughput: {target: 1000rps, window: 1m}\n  error_rate: {target: 0.1%, window: 1h}\n";
+        let cfg = slo_config::parse_slo_config(text, "slo-config.yaml").expect("seed-shaped config parses");
+        let specs: Vec<SloSpec> = cfg.slos.iter().map(SloSpec::from).collect();
+        let find = |n: &str| specs.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("{n} missing in {specs:?}"));
+        assert_eq!(find("availability").objective, 0.999);
+        assert_eq!(find("availability").window, Duration::from_secs(30 * 86400));
+        assert_eq!(find("error_rate").objective, 0.001);
+        assert_eq!(find("error_rate").kind, SloKind::ErrorRate);
+        let l = specs.iter().find(|s| matches!(s.kind, SloKind::Latency { .. })).unwrap();
+        assert_eq!((l.kind, l.objective), (SloKind::Latency { percentile: 95.0 }, 500.0));
+        assert_eq!(find("throughput").objective, 1000.0);
+    }
+}
