@@ -93,7 +93,9 @@ pub enum ConfigError {
     },
     /// An aggregation k6 does not allow on the metric's type (`p(95)` on a rate).
     #[error(
-        "{location}: threshold {expr:?} on metric {metric}: unsupported aggregation method {agg} on metric of type {kind}; supported: {supported}"
+        "{location}: threshold {expr:?} on metric {metric}: unsupported aggregation method {agg} on metric of type {}; supported: {}",
+        kind.as_str(),
+        crate::threshold::Aggregation::supported_names(*kind)
     )]
     Aggregation {
         /// Where the expression is written.
@@ -102,12 +104,10 @@ pub enum ConfigError {
         expr: String,
         /// The metric name.
         metric: String,
-        /// The metric's type (`trend`, `rate`, `counter`, `gauge`).
-        kind: &'static str,
+        /// The metric's type.
+        kind: slo_model::MetricType,
         /// The aggregation used, as k6 spells it.
         agg: String,
-        /// The aggregations the type allows.
-        supported: &'static str,
     },
 }
 

@@ -154,8 +154,8 @@ pub fn parse_go_float(s: &str) -> Result<f64, String> {
         // Go accepts "nan" only without a sign.
         return if body.len() == s.len() { Ok(f64::NAN) } else { Err(bad()) };
     }
-    let v = if lower.starts_with("0x") {
-        parse_hex_float(&lower[2..]).ok_or_else(bad)?
+    let v = if let Some(hex) = lower.strip_prefix("0x") {
+        parse_hex_float(hex).ok_or_else(bad)?
     } else {
         if !is_decimal_float(body) {
             return Err(bad());

@@ -276,9 +276,8 @@ impl ThresholdSet {
                         location: t.location.clone(),
                         expr: t.source.clone(),
                         metric: m.key.metric.clone(),
-                        kind: kind.as_str(),
+                        kind,
                         agg: t.expr.agg.to_string(),
-                        supported: Aggregation::supported_names(kind),
                     });
                 }
             }

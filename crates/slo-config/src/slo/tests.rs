@@ -175,7 +175,7 @@ fn aggregation_must_fit_the_metric_type() {
     let text = "service: s\nthresholds:\n  p:\n    http_req_failed: ['rate<0.01', 'p(95)<0.01']\n";
     let c = parse_slo_config(text, "t.yaml").unwrap();
     let e = c.validate_types(builtins).unwrap_err();
-    assert!(matches!(e, ConfigError::Aggregation { kind: "rate", ref metric, .. } if metric == "http_req_failed"), "{e}");
+    assert!(matches!(e, ConfigError::Aggregation { kind: MetricType::Rate, ref metric, .. } if metric == "http_req_failed"), "{e}");
     at(&e, 4, 36);
     // The same through the set: counter `value`, gauge `count`, trend `rate`.
     for (metric, expr) in [("http_reqs", "value>0"), ("vus", "count>0"), ("http_req_duration", "rate<1")] {
