@@ -1,0 +1,200 @@
+//! The command line: one clap derive tree, parsed before any work starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// slo: load generator, sample store and SLO analyzer in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "slo", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where runs are stored locally.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Local store directory (one folder per run, Parquet samples + run.json).
+    #[arg(long, env = "SLO_STORE", default_value = ".slo", value_name = "DIR")]
+    pub store: PathBuf,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Judge a stored run against slo-config.yaml SLOs and k6 thresholds (exit 0 pass, 1 breach, 3 no data).
+    Check(CheckArgs),
+    /// Import results written by other tools into the store.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// The run registry of a store.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// The main job on embedded defaults; `slo demo serve` runs the demo target alone.
+    Demo(DemoArgs),
+}
+
+/// `slo import ...`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import k6 `--out json` NDJSON (plain or gzip) as one run.
+    #[command(name = "k6-json")]
+    K6Json(ImportK6JsonArgs),
+}
+
+/// `slo import k6-json`
+#[derive(Debug, Args)]
+pub struct ImportK6JsonArgs {
+    /// The k6 NDJSON file (`k6 run --out json=FILE`), plain or gzip.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Id for the new run (default: start time + random suffix).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// A tag for the run, repeatable: `--tag branch=main`.
+    #[arg(long = "tag", value_name = "K=V", value_parser = parse_key_value)]
+    pub tags: Vec<(String, String)>,
+    /// Skip malformed lines (counted and reported) instead of failing the whole import.
+    #[arg(long)]
+    pub skip_bad_lines: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `slo runs ...`
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List stored runs, oldest first.
+    List(RunsListArgs),
+    /// Show one run's metadata and metrics.
+    Show(RunsShowArgs),
+}
+
+/// `slo runs list`
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `slo runs show`
+#[derive(Debug, Args)]
+pub struct RunsShowArgs {
+    /// `latest`, a full run id, or a unique prefix of one.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Formats of listings.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    /// A table for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// `slo check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The run to judge: `latest`, a full run id, or a unique prefix.
+    #[arg(long, default_value = "latest", value_name = "RUN")]
+    pub run: String,
+    /// slo-config.yaml with `slos:` and threshold profiles.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Threshold profile of the config to apply (e.g. load_test); default: none, SLOs only.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub profile: Option<String>,
+    /// A k6 script's options as `k6 inspect SCRIPT` prints them; its thresholds are judged too.
+    #[arg(long, value_name = "FILE")]
+    pub k6_options: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Treat NO DATA (a threshold or SLO with no samples) as a warning instead of a failure.
+    #[arg(long)]
+    pub allow_no_data: bool,
+    /// Also judge every threshold per tumbling window of this length (e.g. 1m); the worst window decides.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub threshold_window: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Formats of `slo check` reports.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// A terminal table read at a glance.
+    Table,
+    /// JSON with a stable, documented schema (docs/check-report.schema.json).
+    Json,
+    /// JUnit XML, one testcase per threshold and SLO.
+    Junit,
+    /// Markdown for pull-request comments.
+    Markdown,
+}
+
+/// `slo demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// `serve`: run only the demo target.
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `slo demo serve`
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Serve the demo target (the reference document's shop API) until Ctrl-C.
+    Serve(DemoServeArgs),
+}
+
+/// `slo demo serve` arguments.
+#[derive(Debug, Args)]
+pub struct DemoServeArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// Latency/error profile: baseline, candidate, fast, or a YAML/JSON file of per-route settings.
+    #[arg(long, default_value = "baseline", value_name = "NAME|FILE")]
+    pub profile: String,
+}
+
+/// Parses `key=value`.
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    slo_model::parse_duration(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

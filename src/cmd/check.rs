@@ -1,0 +1,68 @@
+//! `slo check`: judge a stored run against slo-config.yaml SLOs and k6 thresholds.
+
+use anyhow::Context;
+use slo_analyze::{Analysis, Options, Plan, SloSpec};
+use slo_config::{load_k6_options, load_slo_config, MetricThresholds};
+use slo_store::ScanOptions;
+
+use crate::cli::{CheckArgs, ReportFormat};
+use crate::cmd::{open_store, store_result, write_output};
+use crate::exit::{Exit, WithExit};
+
+/// Runs `slo check`.
+pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
+    // Parse every input before touching data, so bad input fails fast with exit 2.
+    let config = match &a.config {
+        Some(p) => Some(load_slo_config(p).exit_with(Exit::InvalidInput)?),
+        None => None,
+    };
+    let mut thresholds: Vec<MetricThresholds> = Vec::new();
+    if let Some(name) = &a.profile {
+        let cfg = config.as_ref().expect("clap: --profile requires --config");
+        match cfg.profile(name) {
+            Some(set) => thresholds.extend(set.iter().cloned()),
+            None => {
+                let known: Vec<&str> = cfg.thresholds.keys().map(String::as_str).collect();
+                return Err(anyhow::anyhow!(
+                    "--profile {name:?}: no such threshold profile in {} (profiles: {})",
+                    cfg.file,
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ))
+                .exit_with(Exit::InvalidInput);
+            }
+        }
+    }
+    if let Some(p) = &a.k6_options {
+        let opts = load_k6_options(p).exit_with(Exit::InvalidInput)?;
+        thresholds.extend(opts.thresholds.iter().cloned());
+    }
+    let slos: Vec<SloSpec> = config.as_ref().map(|c| c.slos.iter().map(SloSpec::from).collect()).unwrap_or_default();
+
+    let store = open_store(&a.store.store)?;
+    let meta = store_result(store.resolve(&a.run)).with_context(|| format!("--run {}", a.run))?;
+    let options = Options {
+        allow_no_data: a.allow_no_data,
+        threshold_window: a.threshold_window,
+        min_samples: config.as_ref().and_then(|c| c.min_samples).unwrap_or(0),
+    };
+    let plan = Plan::for_run(&meta, &thresholds, &slos, options);
+    let mut analysis = Analysis::new(plan).exit_with(Exit::InvalidInput)?;
+    store_result(store.scan(&meta, &ScanOptions::default(), &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| {
+        analysis.push(m, t, v, tags)
+    }))
+    .with_context(|| format!("reading run {}", meta.id))?;
+    let report = analysis.finish();
+
+    let format = match a.format {
+        ReportFormat::Table => slo_report::Format::Table,
+        ReportFormat::Json => slo_report::Format::Json,
+        ReportFormat::Junit => slo_report::Format::Junit,
+        ReportFormat::Markdown => slo_report::Format::Markdown,
+    };
+    write_output(a.output.as_deref(), &slo_report::render_check(&report, format))?;
+    Ok(match report.exit_code() {
+        0 => Exit::Pass,
+        3 => Exit::NoData,
+        _ => Exit::Failed,
+    })
+}

@@ -1,0 +1,62 @@
+//! One module per subcommand; each `run` returns the exit code or an error carrying one.
+
+mod check;
+mod demo;
+mod import;
+mod runs;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use slo_store::{LocalStore, StoreError};
+
+use crate::cli::Command;
+use crate::exit::{Exit, WithExit};
+
+/// Runs one subcommand.
+pub fn run(command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::Check(a) => check::run(a),
+        Command::Import(a) => import::run(a),
+        Command::Runs(a) => runs::run(a),
+        Command::Demo(a) => demo::run(a),
+    }
+}
+
+/// The exit code of a store error (not found 3, invalid input 2, failure 1).
+pub fn store_exit(e: &StoreError) -> Exit {
+    match e.exit_code() {
+        2 => Exit::InvalidInput,
+        3 => Exit::NoData,
+        _ => Exit::Failed,
+    }
+}
+
+/// Turns a store result into one whose error carries the right exit code.
+pub fn store_result<T>(r: Result<T, StoreError>) -> anyhow::Result<T> {
+    r.map_err(|e| {
+        let exit = store_exit(&e);
+        anyhow::Error::new(crate::exit::ExitError { exit, error: e.into() })
+    })
+}
+
+/// Opens the local store named by `--store`.
+pub fn open_store(dir: &Path) -> anyhow::Result<LocalStore> {
+    store_result(LocalStore::open(dir)).with_context(|| format!("opening the store --store {}", dir.display()))
+}
+
+/// Writes `bytes` to `path`, or to standard output when `path` is `None` or `-`.
+pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match path {
+        Some(p) if p != Path::new("-") => {
+            std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display())).exit_with(Exit::Failed)
+        }
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
