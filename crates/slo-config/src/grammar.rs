@@ -72,7 +72,13 @@ pub fn parse_threshold_expr(s: &str) -> Result<ThresholdExpr, String> {
         ));
     }
     let agg = parse_aggregation(left)?;
-    let value = parse_go_float(right).map_err(|e| format!("right-hand side {right:?}: {e}"))?;
+    let value = parse_go_float(right).map_err(|e| {
+        if right.contains("&&") || right.contains("||") {
+            format!("right-hand side {right:?}: k6 has no && or ||; write each condition as its own threshold")
+        } else {
+            format!("right-hand side {right:?}: {e}")
+        }
+    })?;
     Ok(ThresholdExpr { agg, op, value })
 }
 
@@ -102,9 +108,9 @@ fn find_operator(s: &str) -> Option<(usize, Op, usize)> {
     Some((i, op, len))
 }
 
-/// Go `strings.TrimSpace` for ASCII blanks (the only blanks a threshold can hold).
+/// Go `strings.TrimSpace`: drops leading and trailing Unicode white space.
 fn go_trim(s: &str) -> &str {
-    s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{0b}' | '\u{0c}') || c.is_whitespace())
+    s.trim_matches(char::is_whitespace)
 }
 
 fn parse_aggregation(s: &str) -> Result<Aggregation, String> {

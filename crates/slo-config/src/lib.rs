@@ -1,6 +1,15 @@
 //! Configuration `slo` reads: `slo-config.yaml` (SLOs and threshold profiles), k6
-//! threshold expressions, and k6 options as `k6 inspect` prints them. Every error names
-//! file:line:column.
+//! threshold expressions, k6 options as `k6 inspect` prints them, and scenario files.
+//! Every error names file:line:column.
+//!
+//! - [`load_slo_config`] / [`parse_slo_config`] give a [`SloConfig`] (module [`slo`]
+//!   documents the file's shape, units and optional extras).
+//! - [`parse_threshold_expr`] and [`parse_metric_key`] implement k6's threshold grammar
+//!   (BNF in [`grammar`]); [`ThresholdSet::validate_types`] checks aggregations against
+//!   metric types once those are known.
+//! - [`load_k6_options`] reads the thresholds and `summaryTrendStats` of `k6 inspect`.
+//! - Every failure is a [`ConfigError`] whose message starts with `file:line:col: `; the
+//!   binary maps them all to exit code 2.
 #![deny(missing_docs)]
 
 pub mod error;
