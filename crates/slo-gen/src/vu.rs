@@ -1,0 +1,472 @@
+//! A virtual user: its connections, variables, random source and local sample buffer,
+//! and the execution of one iteration of a flow.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::{HeaderMap, Request};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use slo_config::scenario::{Expect, PathStep, PayloadOrder};
+use slo_model::{CheckSample, IterationSample, RequestSample, SampleBatch, SampleTags};
+use tokio::time::Instant;
+
+use crate::http::Slot;
+use crate::plan::{CBody, CCaptureSource, CHeaderValue, CJson, CPart, CRequest, CStep, CTemplate};
+use crate::run::Shared;
+
+/// Local buffer size after which a VU hands its samples to the shared batch.
+const LOCAL_FLUSH: usize = 256;
+/// Longest a sample waits in a VU's local buffer.
+const LOCAL_MAX_AGE: Duration = Duration::from_millis(200);
+
+#[derive(Default, Clone)]
+struct Var {
+    set: bool,
+    raw: bool,
+    text: String,
+}
+
+/// How an iteration ended.
+pub(crate) enum IterEnd {
+    /// Ran to the end (or stopped on a failed capture, as Artillery does).
+    Done,
+    /// The run is stopping: the iteration ended at a step boundary.
+    Stopped,
+}
+
+pub(crate) struct Vu {
+    pub id: u32,
+    pub iteration: u64,
+    slots: Vec<Slot>,
+    vars: Vec<Var>,
+    rng: SmallRng,
+    body: Vec<u8>,
+    scratch: String,
+    local: SampleBatch,
+    first_buffered: Option<Instant>,
+    capture_failed: bool,
+    shared: Arc<Shared>,
+}
+
+impl Vu {
+    pub fn new(id: u32, shared: Arc<Shared>) -> Vu {
+        let plan = &shared.plan;
+        Vu {
+            id,
+            iteration: 0,
+            slots: (0..plan.endpoints.len()).map(|_| Slot::default()).collect(),
+            vars: vec![Var::default(); plan.n_slots],
+            rng: SmallRng::seed_from_u64(0x5eed_0000 ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ shared.seed),
+            body: Vec::new(),
+            scratch: String::new(),
+            local: SampleBatch::default(),
+            first_buffered: None,
+            capture_failed: false,
+            shared,
+        }
+    }
+
+    /// Hands buffered samples to the shared batch.
+    pub fn flush(&mut self) {
+        if self.local.is_empty() {
+            return;
+        }
+        self.shared.push(&mut self.local);
+        self.first_buffered = None;
+    }
+
+    fn buffered(&mut self) {
+        let now = Instant::now();
+        let first = *self.first_buffered.get_or_insert(now);
+        if self.local.requests.len() >= LOCAL_FLUSH || now - first >= LOCAL_MAX_AGE {
+            self.flush();
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.stopping()
+    }
+
+    /// Runs one iteration of scenario `sc`; `lag_ms` is the scheduling lag for
+    /// arrival-rate executors.
+    pub async fn iterate(&mut self, sc: usize, lag_ms: Option<f64>) -> IterEnd {
+        let shared = self.shared.clone();
+        let plan = &shared.plan;
+        let scenario = &plan.scenarios[sc];
+        let Some(&(_, total)) = scenario.flows.last() else { return IterEnd::Done };
+        let pick = self.rng.random_range(0..total.max(1));
+        let fi = scenario.flows.partition_point(|(_, cum)| *cum <= pick).min(scenario.flows.len() - 1);
+        let (flow_idx, _) = scenario.flows[fi];
+        let tags = scenario.tags[fi].clone();
+        // Per-iteration variables (an Artillery arrival is a fresh user).
+        for v in &mut self.vars {
+            v.set = false;
+        }
+        for v in &plan.variables {
+            let (text, raw) = &v.values[self.rng.random_range(0..v.values.len())];
+            let var = &mut self.vars[v.slot];
+            var.text.clear();
+            var.text.push_str(text);
+            var.raw = *raw;
+            var.set = true;
+        }
+        for (pi, p) in plan.payloads.iter().enumerate() {
+            let row = match p.order {
+                PayloadOrder::Random => self.rng.random_range(0..p.rows.len()),
+                PayloadOrder::Sequence => (shared.payload_cursor[pi].fetch_add(1, Relaxed) % p.rows.len() as u64) as usize,
+            };
+            for (slot, cell) in p.slots.iter().zip(&p.rows[row]) {
+                let var = &mut self.vars[*slot];
+                var.text.clear();
+                var.text.push_str(cell);
+                var.raw = false;
+                var.set = true;
+            }
+        }
+        self.capture_failed = false;
+        let start = Instant::now();
+        let end = self.steps(&plan.flows[flow_idx].steps, &tags, sc, lag_ms).await;
+        if matches!(end, IterEnd::Done) {
+            let now = Instant::now();
+            self.local.iterations.push(IterationSample {
+                time_ns: shared.wall_ns(now),
+                tags,
+                duration_ms: (now - start).as_secs_f64() * 1e3,
+                vu: self.id,
+            });
+        }
+        self.iteration += 1;
+        self.buffered();
+        end
+    }
+
+    fn steps<'a>(
+        &'a mut self,
+        steps: &'a [CStep],
+        tags: &'a Arc<SampleTags>,
+        sc: usize,
+        lag_ms: Option<f64>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = IterEnd> + Send + 'a>> {
+        Box::pin(async move {
+            for step in steps {
+                if self.stopping() {
+                    return IterEnd::Stopped;
+                }
+                match step {
+                    CStep::Think(d) => {
+                        self.flush();
+                        if !self.shared.sleep_or_stop(*d).await {
+                            return IterEnd::Stopped;
+                        }
+                    }
+                    CStep::Loop(count, inner) => {
+                        for _ in 0..*count {
+                            match self.steps(inner, tags, sc, lag_ms).await {
+                                IterEnd::Done => {}
+                                IterEnd::Stopped => return IterEnd::Stopped,
+                            }
+                            if self.vars_failed() {
+                                return IterEnd::Done;
+                            }
+                        }
+                    }
+                    CStep::Request(r) => {
+                        if !self.request(r, tags, lag_ms).await {
+                            // Failed capture: Artillery ends the user's scenario here.
+                            self.mark_failed();
+                            return IterEnd::Done;
+                        }
+                    }
+                }
+            }
+            IterEnd::Done
+        })
+    }
+
+    /// A failed capture inside a loop ends the enclosing loops too.
+    fn mark_failed(&mut self) {
+        self.capture_failed = true;
+    }
+
+    fn vars_failed(&mut self) -> bool {
+        std::mem::take(&mut self.capture_failed)
+    }
+
+    fn render(&mut self, t: &CTemplate, out: &mut String) {
+        for p in &t.parts {
+            match p {
+                CPart::Lit(s) => out.push_str(s),
+                CPart::Var(i) => out.push_str(&self.vars[*i].text),
+                CPart::RandomNumber(a, b) => {
+                    let _ = write!(out, "{}", self.rng.random_range(*a..=*b));
+                }
+                CPart::RandomString(n) => {
+                    const CH: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+                    for _ in 0..*n {
+                        out.push(CH[self.rng.random_range(0..CH.len())] as char);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a JSON string template renders unquoted: exactly one expression that
+    /// is a number function or a variable holding raw JSON.
+    fn raw_json(&self, t: &CTemplate) -> bool {
+        match t.parts.as_slice() {
+            [CPart::RandomNumber(..)] => true,
+            [CPart::Var(i)] => self.vars[*i].raw,
+            _ => false,
+        }
+    }
+
+    fn render_json(&mut self, j: &CJson, out: &mut String) {
+        match j {
+            CJson::Raw(s) => out.push_str(s),
+            CJson::Str(t) => {
+                if self.raw_json(t) {
+                    self.render(t, out);
+                } else {
+                    let mut s = std::mem::take(&mut self.scratch);
+                    s.clear();
+                    self.render(t, &mut s);
+                    json_escape(&s, out);
+                    self.scratch = s;
+                }
+            }
+            CJson::Arr(items) => {
+                out.push('[');
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.render_json(x, out);
+                }
+                out.push(']');
+            }
+            CJson::Obj(items) => {
+                out.push('{');
+                for (i, (k, x)) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(k);
+                    out.push(':');
+                    self.render_json(x, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    fn build(&mut self, r: &CRequest) -> Request<Full<Bytes>> {
+        let plan = self.shared.plan.clone();
+        let ep = &plan.endpoints[r.endpoint];
+        let mut uri = String::with_capacity(64);
+        uri.push_str(&ep.base_path);
+        match r.path.literal() {
+            Some(p) => uri.push_str(p),
+            None => self.render(&r.path, &mut uri),
+        }
+        if uri.is_empty() {
+            uri.push('/');
+        }
+        for (i, (k, v)) in r.qs.iter().enumerate() {
+            uri.push(if i == 0 && !uri.contains('?') { '?' } else { '&' });
+            pct_encode(k, &mut uri);
+            uri.push('=');
+            let mut s = std::mem::take(&mut self.scratch);
+            s.clear();
+            self.render(v, &mut s);
+            pct_encode(&s, &mut uri);
+            self.scratch = s;
+        }
+        let mut headers = HeaderMap::with_capacity(r.headers.len() + 1);
+        headers.insert(HOST, ep.host_header.clone());
+        for (n, v) in &r.headers {
+            match v {
+                CHeaderValue::Static(v) => {
+                    headers.insert(n.clone(), v.clone());
+                }
+                CHeaderValue::Template(t) => {
+                    let mut s = String::new();
+                    self.render(t, &mut s);
+                    if let Ok(v) = HeaderValue::from_str(&s) {
+                        headers.insert(n.clone(), v);
+                    }
+                }
+            }
+        }
+        let body = match &r.body {
+            None => Bytes::new(),
+            Some(CBody::Static(b)) => b.clone(),
+            Some(CBody::Json(j)) => {
+                let mut s = String::with_capacity(128);
+                self.render_json(j, &mut s);
+                Bytes::from(s)
+            }
+            Some(CBody::Raw(t)) => {
+                let mut s = String::new();
+                self.render(t, &mut s);
+                Bytes::from(s)
+            }
+        };
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = r.hmethod.clone();
+        *req.uri_mut() = uri.parse().unwrap_or_else(|_| hyper::Uri::from_static("/"));
+        *req.headers_mut() = headers;
+        req
+    }
+
+    /// Sends one request step, records its sample and checks, applies captures.
+    /// Returns false when a capture failed.
+    async fn request(&mut self, r: &CRequest, tags: &Arc<SampleTags>, lag_ms: Option<f64>) -> bool {
+        let shared = self.shared.clone();
+        let addr = shared.plan.endpoints[r.endpoint].addr;
+        let timeout = shared.plan.request_timeout;
+        let mut body = std::mem::take(&mut self.body);
+        let mut start = Instant::now();
+        let req = self.build(r);
+        let mut out = self.slots[r.endpoint].send(addr, req, r.needs_body, &mut body, shared.base, timeout).await;
+        if out.retryable {
+            start = Instant::now();
+            let req = self.build(r);
+            out = self.slots[r.endpoint].send(addr, req, r.needs_body, &mut body, shared.base, timeout).await;
+        }
+        let expected = slo_model::default_expected_status(out.status);
+        let time_ns = shared.wall_ns(start);
+        self.local.requests.push(RequestSample {
+            time_ns,
+            tags: tags.clone(),
+            name: r.name.clone(),
+            url: r.url.clone(),
+            method: r.method,
+            status: out.status,
+            error_code: out.error_code,
+            expected_response: expected,
+            duration_ms: out.duration_ms,
+            blocked_ms: out.blocked_ms,
+            connecting_ms: out.connecting_ms,
+            tls_handshaking_ms: 0.0,
+            sending_ms: out.sending_ms,
+            waiting_ms: out.waiting_ms,
+            receiving_ms: out.receiving_ms,
+            bytes_sent: out.bytes_sent,
+            bytes_received: out.bytes_received,
+            vu: self.id,
+            iteration: self.iteration,
+            scheduling_lag_ms: lag_ms,
+        });
+        let parsed: Option<serde_json::Value> =
+            if r.needs_body && out.head.is_some() { serde_json::from_slice(&body).ok() } else { None };
+        for e in &r.expects {
+            let pass = match &e.rule {
+                Expect::StatusCode(codes) => codes.contains(&out.status),
+                Expect::ContentType(t) => out
+                    .head
+                    .as_ref()
+                    .and_then(|h| h.headers.get(CONTENT_TYPE))
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.to_ascii_lowercase().contains(&t.to_ascii_lowercase())),
+                Expect::HasProperty(p) => parsed.as_ref().is_some_and(|v| v.get(p).is_some()),
+                Expect::HasHeader(_) => {
+                    out.head.as_ref().zip(e.header.as_ref()).is_some_and(|(h, n)| h.headers.contains_key(n))
+                }
+            };
+            self.local.checks.push(CheckSample { time_ns, tags: tags.clone(), name: e.check_name.clone(), pass });
+        }
+        let mut ok = true;
+        for c in &r.captures {
+            let var = &mut self.vars[c.slot];
+            var.set = false;
+            match &c.source {
+                CCaptureSource::Header(n) => {
+                    if let Some(v) = out.head.as_ref().and_then(|h| h.headers.get(n)).and_then(|v| v.to_str().ok()) {
+                        var.text.clear();
+                        var.text.push_str(v);
+                        var.raw = false;
+                        var.set = true;
+                    }
+                }
+                CCaptureSource::Json(path) => {
+                    let mut cur = parsed.as_ref();
+                    for s in path {
+                        cur = match s {
+                            PathStep::Key(k) => cur.and_then(|v| v.get(k.as_str())),
+                            PathStep::Index(i) => cur.and_then(|v| v.get(*i)),
+                        };
+                    }
+                    match cur {
+                        None | Some(serde_json::Value::Null) => {}
+                        Some(serde_json::Value::String(s)) => {
+                            var.text.clear();
+                            var.text.push_str(s);
+                            var.raw = false;
+                            var.set = true;
+                        }
+                        Some(other) => {
+                            var.text.clear();
+                            let _ = write!(var.text, "{other}");
+                            var.raw = true;
+                            var.set = true;
+                        }
+                    }
+                }
+            }
+            ok &= var.set;
+        }
+        self.body = body;
+        self.buffered();
+        ok
+    }
+}
+
+fn json_escape(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters pass).
+fn pct_encode(s: &str, out: &mut String) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        let mut s = String::new();
+        json_escape("a\"b\\\n\u{1}", &mut s);
+        assert_eq!(s, r#""a\"b\\\n\u0001""#);
+        let mut q = String::new();
+        pct_encode("a b&c=ü", &mut q);
+        assert_eq!(q, "a%20b%26c%3D%C3%BC");
+    }
+}
