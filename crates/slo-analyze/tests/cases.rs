@@ -316,7 +316,9 @@ fn case01_real_k6_run_matches_k6_summary() {
 /// in group g1 one 200 and one 201.
 fn case03_points() -> Vec<Point> {
     let b = "http://127.0.0.1:18080";
-    let mut reqs: Vec<(u16, Option<&str>, Option<(&str, &str)>, &str, Option<bool>)> = Vec::new();
+    // (status, name tag, extra tag, group, check result)
+    type Req<'a> = (u16, Option<&'a str>, Option<(&'a str, &'a str)>, &'a str, Option<bool>);
+    let mut reqs: Vec<Req> = Vec::new();
     for _ in 0..4 {
         reqs.push((200, Some("login"), None, "", None));
     }
