@@ -1,1 +1,5 @@
+//! End-to-end tests of the `slo` binary: each spawns the real binary as a process.
 
+mod cli;
+mod conformance;
+mod util;
