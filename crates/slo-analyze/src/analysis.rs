@@ -989,6 +989,38 @@ mod tests {
     }
 
     #[test]
+    fn plan_for_run_uses_the_runs_catalog_range_and_duration() {
+        let meta = RunMeta {
+            id: slo_model::RunId("r".into()),
+            created_ns: 0,
+            start_ns: Some(10 * S),
+            end_ns: Some(20 * S),
+            duration_s: Some(12.5),
+            duration_source: Some("wall clock".into()),
+            status: RunStatus::Complete,
+            origin: "slo run".into(),
+            scenario: None,
+            tags: Default::default(),
+            metrics: vec![MetricInfo { name: "items".into(), kind: MetricType::Counter, contains: ValueType::Default }],
+            points: 2,
+            slo_version: "0".into(),
+        };
+        let mut a = Analysis::new(Plan::for_run(&meta, &[], &[], Options::default())).unwrap();
+        let tags = Tags::default();
+        a.push("items", 10 * S, 20.0, &tags);
+        a.push("items", 21 * S, 5.0, &tags); // after the run's end: skipped
+        let r = a.finish();
+        assert_eq!((r.range.start_ns, r.range.end_ns, r.range.rate_duration_s), (10 * S, 20 * S, 12.5));
+        assert_eq!(r.range.rate_duration_source, "wall clock");
+        match &r.metrics["items"] {
+            MetricSummary::Counter(c) => assert_eq!((c.count, c.rate), (20.0, Some(20.0 / 12.5))),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(r.points.outside_range, 1);
+        assert_eq!(r.range.start, "1970-01-01T00:00:10Z");
+    }
+
+    #[test]
     fn fx_hash_distinguishes_names() {
         use std::hash::{BuildHasher, BuildHasherDefault};
         let b = BuildHasherDefault::<FxHasher>::default();

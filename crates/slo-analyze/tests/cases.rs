@@ -236,6 +236,27 @@ fn case05_k6_arithmetic_to_the_last_digit() {
     assert!(r.notes.iter().any(|n| n.contains("temp") && n.contains("k6")), "{:?}", r.notes);
     assert_eq!(r.verdict, Verdict::Fail);
     assert_eq!(r.exit_code(), 1);
+
+    // The JSON field names are the documented interface (report.rs).
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["exit_code"], 1);
+    let t = &v["thresholds"][0];
+    assert_eq!(t["metric_key"], "resp_ms");
+    assert_eq!(t["expression"], "p(95)<300");
+    assert_eq!(t["aggregation"], "p(95)");
+    assert_eq!(t["op"], "<");
+    assert_eq!(t["observed"].as_f64(), Some(360.4999999999999));
+    assert_eq!(t["unit"], "ms");
+    assert_eq!(t["verdict"], "fail");
+    assert_eq!(t["location"]["file"], "test.yaml");
+    let m = &v["metrics"]["resp_ms"];
+    assert_eq!(m["type"], "trend");
+    assert_eq!(m["p(95)"].as_f64(), Some(360.4999999999999));
+    assert_eq!(v["metrics"]["ok_rate"]["type"], "rate");
+    assert_eq!(v["metrics"]["items"]["rate_unit"], "1/s");
+    assert_eq!(v["metrics"]["temp"]["k6_max"].as_f64(), Some(0.0));
 }
 
 #[test]
