@@ -301,7 +301,7 @@ impl Run {
 pub(crate) fn has_work(e: &Executor, seg: &Segment) -> bool {
     match e {
         Executor::ConstantVus { vus, .. } | Executor::PerVuIterations { vus, .. } => seg.scale(*vus) > 0,
-        Executor::SharedIterations { vus, iterations, .. } => seg.scale(*vus) > 0 && seg.scale(*iterations) > 0,
+        Executor::SharedIterations { iterations, .. } => seg.scale(*iterations) > 0,
         Executor::RampingVus { start_vus, stages, .. } => ramping_vu_steps(*start_vus, stages, |v| seg.scale(v)).iter().any(|(_, v)| *v > 0),
         Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. } => {
             let mut a = arrivals(e);
@@ -397,7 +397,10 @@ async fn run_scenario(shared: Arc<Shared>, sc: usize) {
             let shared_iters = matches!(cfg.executor, Executor::SharedIterations { .. });
             let pool = Arc::new(AtomicU64::new(0));
             let total = if shared_iters { seg.scale(*iterations) } else { *iterations };
-            for _ in 0..seg.scale(*vus) {
+            // A segment whose share of VUs rounds to 0 but that owns shared iterations
+            // still needs one VU, or those iterations would be lost from the sum.
+            let n_vus = if shared_iters && total > 0 { seg.scale(*vus).max(1) } else { seg.scale(*vus) };
+            for _ in 0..n_vus {
                 let shared = shared.clone();
                 let pool = pool.clone();
                 let mut vu = shared.new_vu();
