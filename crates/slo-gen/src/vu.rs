@@ -131,7 +131,7 @@ impl Vu {
         }
         self.capture_failed = false;
         let start = Instant::now();
-        let end = self.steps(&plan.flows[flow_idx].steps, &tags, sc, lag_ms).await;
+        let end = self.steps(&plan.flows[flow_idx].steps, &tags, lag_ms).await;
         if matches!(end, IterEnd::Done) {
             let now = Instant::now();
             self.local.iterations.push(IterationSample {
@@ -150,7 +150,6 @@ impl Vu {
         &'a mut self,
         steps: &'a [CStep],
         tags: &'a Arc<SampleTags>,
-        sc: usize,
         lag_ms: Option<f64>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = IterEnd> + Send + 'a>> {
         Box::pin(async move {
@@ -167,7 +166,7 @@ impl Vu {
                     }
                     CStep::Loop(count, inner) => {
                         for _ in 0..*count {
-                            match self.steps(inner, tags, sc, lag_ms).await {
+                            match self.steps(inner, tags, lag_ms).await {
                                 IterEnd::Done => {}
                                 IterEnd::Stopped => return IterEnd::Stopped,
                             }
@@ -198,81 +197,17 @@ impl Vu {
         std::mem::take(&mut self.capture_failed)
     }
 
-    fn render(&mut self, t: &CTemplate, out: &mut String) {
-        for p in &t.parts {
-            match p {
-                CPart::Lit(s) => out.push_str(s),
-                CPart::Var(i) => out.push_str(&self.vars[*i].text),
-                CPart::RandomNumber(a, b) => {
-                    let _ = write!(out, "{}", self.rng.random_range(*a..=*b));
-                }
-                CPart::RandomString(n) => {
-                    const CH: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-                    for _ in 0..*n {
-                        out.push(CH[self.rng.random_range(0..CH.len())] as char);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Whether a JSON string template renders unquoted: exactly one expression that
-    /// is a number function or a variable holding raw JSON.
-    fn raw_json(&self, t: &CTemplate) -> bool {
-        match t.parts.as_slice() {
-            [CPart::RandomNumber(..)] => true,
-            [CPart::Var(i)] => self.vars[*i].raw,
-            _ => false,
-        }
-    }
-
-    fn render_json(&mut self, j: &CJson, out: &mut String) {
-        match j {
-            CJson::Raw(s) => out.push_str(s),
-            CJson::Str(t) => {
-                if self.raw_json(t) {
-                    self.render(t, out);
-                } else {
-                    let mut s = std::mem::take(&mut self.scratch);
-                    s.clear();
-                    self.render(t, &mut s);
-                    json_escape(&s, out);
-                    self.scratch = s;
-                }
-            }
-            CJson::Arr(items) => {
-                out.push('[');
-                for (i, x) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    self.render_json(x, out);
-                }
-                out.push(']');
-            }
-            CJson::Obj(items) => {
-                out.push('{');
-                for (i, (k, x)) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(k);
-                    out.push(':');
-                    self.render_json(x, out);
-                }
-                out.push('}');
-            }
-        }
-    }
-
     fn build(&mut self, r: &CRequest) -> Request<Full<Bytes>> {
-        let plan = self.shared.plan.clone();
+        // Field-disjoint borrows: the plan is read while the rng and scratch change,
+        // so nothing shared is cloned per request.
+        let plan: &crate::plan::Plan = &self.shared.plan;
+        let (rng, vars, scratch) = (&mut self.rng, &self.vars[..], &mut self.scratch);
         let ep = &plan.endpoints[r.endpoint];
         let mut uri = String::with_capacity(64);
         uri.push_str(&ep.base_path);
         match r.path.literal() {
             Some(p) => uri.push_str(p),
-            None => self.render(&r.path, &mut uri),
+            None => render(rng, vars, &r.path, &mut uri),
         }
         if uri.is_empty() {
             uri.push('/');
@@ -281,11 +216,9 @@ impl Vu {
             uri.push(if i == 0 && !uri.contains('?') { '?' } else { '&' });
             pct_encode(k, &mut uri);
             uri.push('=');
-            let mut s = std::mem::take(&mut self.scratch);
-            s.clear();
-            self.render(v, &mut s);
-            pct_encode(&s, &mut uri);
-            self.scratch = s;
+            scratch.clear();
+            render(rng, vars, v, scratch);
+            pct_encode(scratch, &mut uri);
         }
         let mut headers = HeaderMap::with_capacity(r.headers.len() + 1);
         headers.insert(HOST, ep.host_header.clone());
@@ -295,9 +228,9 @@ impl Vu {
                     headers.insert(n.clone(), v.clone());
                 }
                 CHeaderValue::Template(t) => {
-                    let mut s = String::new();
-                    self.render(t, &mut s);
-                    if let Ok(v) = HeaderValue::from_str(&s) {
+                    scratch.clear();
+                    render(rng, vars, t, scratch);
+                    if let Ok(v) = HeaderValue::from_str(scratch) {
                         headers.insert(n.clone(), v);
                     }
                 }
@@ -308,18 +241,18 @@ impl Vu {
             Some(CBody::Static(b)) => b.clone(),
             Some(CBody::Json(j)) => {
                 let mut s = String::with_capacity(128);
-                self.render_json(j, &mut s);
+                render_json(rng, vars, scratch, j, &mut s);
                 Bytes::from(s)
             }
             Some(CBody::Raw(t)) => {
                 let mut s = String::new();
-                self.render(t, &mut s);
+                render(rng, vars, t, &mut s);
                 Bytes::from(s)
             }
         };
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = r.hmethod.clone();
-        *req.uri_mut() = uri.parse().unwrap_or_else(|_| hyper::Uri::from_static("/"));
+        *req.uri_mut() = hyper::Uri::try_from(uri).unwrap_or_else(|_| hyper::Uri::from_static("/"));
         *req.headers_mut() = headers;
         req
     }
@@ -327,20 +260,18 @@ impl Vu {
     /// Sends one request step, records its sample and checks, applies captures.
     /// Returns false when a capture failed.
     async fn request(&mut self, r: &CRequest, tags: &Arc<SampleTags>, lag_ms: Option<f64>) -> bool {
-        let shared = self.shared.clone();
-        let addr = shared.plan.endpoints[r.endpoint].addr;
-        let timeout = shared.plan.request_timeout;
+        let (addr, timeout, base) = (self.shared.plan.endpoints[r.endpoint].addr, self.shared.plan.request_timeout, self.shared.base);
         let mut body = std::mem::take(&mut self.body);
         let mut start = Instant::now();
         let req = self.build(r);
-        let mut out = self.slots[r.endpoint].send(addr, req, r.needs_body, &mut body, shared.base, timeout).await;
+        let mut out = self.slots[r.endpoint].send(addr, req, r.needs_body, &mut body, base, timeout).await;
         if out.retryable {
             start = Instant::now();
             let req = self.build(r);
-            out = self.slots[r.endpoint].send(addr, req, r.needs_body, &mut body, shared.base, timeout).await;
+            out = self.slots[r.endpoint].send(addr, req, r.needs_body, &mut body, base, timeout).await;
         }
         let expected = slo_model::default_expected_status(out.status);
-        let time_ns = shared.wall_ns(start);
+        let time_ns = self.shared.wall_ns(start);
         self.local.requests.push(RequestSample {
             time_ns,
             tags: tags.clone(),
@@ -424,6 +355,71 @@ impl Vu {
         self.body = body;
         self.buffered();
         ok
+    }
+}
+
+fn render(rng: &mut SmallRng, vars: &[Var], t: &CTemplate, out: &mut String) {
+    for p in &t.parts {
+        match p {
+            CPart::Lit(s) => out.push_str(s),
+            CPart::Var(i) => out.push_str(&vars[*i].text),
+            CPart::RandomNumber(a, b) => {
+                let _ = write!(out, "{}", rng.random_range(*a..=*b));
+            }
+            CPart::RandomString(n) => {
+                const CH: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+                for _ in 0..*n {
+                    out.push(CH[rng.random_range(0..CH.len())] as char);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a JSON string template renders unquoted: exactly one expression that is a
+/// number function or a variable holding raw JSON (Artillery keeps such values typed).
+fn raw_json(vars: &[Var], t: &CTemplate) -> bool {
+    match t.parts.as_slice() {
+        [CPart::RandomNumber(..)] => true,
+        [CPart::Var(i)] => vars[*i].raw,
+        _ => false,
+    }
+}
+
+fn render_json(rng: &mut SmallRng, vars: &[Var], scratch: &mut String, j: &CJson, out: &mut String) {
+    match j {
+        CJson::Raw(s) => out.push_str(s),
+        CJson::Str(t) => {
+            if raw_json(vars, t) {
+                render(rng, vars, t, out);
+            } else {
+                scratch.clear();
+                render(rng, vars, t, scratch);
+                json_escape(scratch, out);
+            }
+        }
+        CJson::Arr(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                render_json(rng, vars, scratch, x, out);
+            }
+            out.push(']');
+        }
+        CJson::Obj(items) => {
+            out.push('{');
+            for (i, (k, x)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(k);
+                out.push(':');
+                render_json(rng, vars, scratch, x, out);
+            }
+            out.push('}');
+        }
     }
 }
 
