@@ -158,10 +158,6 @@ impl Shared {
         self.state.load(Relaxed) != RUNNING
     }
 
-    fn aborting(&self) -> bool {
-        self.state.load(Relaxed) == ABORTING
-    }
-
     fn set_state(&self, s: u8) {
         if self.state.fetch_max(s, Relaxed) < s {
             self.stop_tx.send_replace(s);
@@ -639,9 +635,6 @@ fn collect(shared: Arc<Shared>, progress: Arc<Mutex<Progress>>, mut sink: Box<dy
         spare = batch;
         if finished {
             sink.flush()?;
-            return Ok(totals);
-        }
-        if shared.aborting() && shared.plan.scenarios.is_empty() {
             return Ok(totals);
         }
     }
