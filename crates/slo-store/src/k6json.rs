@@ -12,7 +12,7 @@
 //! and renamed into `runs/<id>` only when the whole file was read, so a failed import
 //! leaves nothing behind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{BufReader, Read};
@@ -26,7 +26,7 @@ use slo_model::{builtin_metric, MetricInfo, MetricType, RunId, RunMeta, RunStatu
 
 use crate::error::StoreError;
 use crate::json::{BStr, TagVec, TagsSeed};
-use crate::layout::{BatchBuilder, PartSink, BATCH_ROWS};
+use crate::layout::{BatchBuilder, PartSink};
 use crate::local::{now_ns, write_meta, LocalStore};
 use crate::time::parse_rfc3339_ns;
 
@@ -121,22 +121,33 @@ pub fn import_k6_json(store: &LocalStore, path: &Path, opts: ImportOptions) -> R
     };
 
     let summary = std::thread::scope(|s| -> Result<ParseSummary, StoreError> {
-        let (ctx, crx) = sync_channel::<Result<Chunk, StoreError>>(3);
-        let (btx, brx) = sync_channel::<Result<Msg, StoreError>>(3);
-        s.spawn(move || read_chunks(input, path, ctx));
-        let skip = opts.skip_bad_lines;
-        s.spawn(move || parse_chunks(crx, path, skip, btx));
-        let mut sink = PartSink::new(&tmp, 1);
-        for msg in brx {
-            match msg? {
-                Msg::Batch(b) => sink.write(&b)?,
-                Msg::Done(summary) => {
-                    sink.close_part()?;
-                    return Ok(*summary);
-                }
-            }
+        let mut work_tx = Vec::new();
+        let mut result_rx = Vec::new();
+        for _ in 0..PARSERS {
+            let (wtx, wrx) = sync_channel::<Result<Chunk, StoreError>>(2);
+            let (rtx, rrx) = sync_channel::<Result<ChunkResult, StoreError>>(2);
+            s.spawn(move || parse_worker(wrx, rtx));
+            work_tx.push(wtx);
+            result_rx.push(rrx);
         }
-        Err(StoreError::Corrupt { path: path.to_path_buf(), msg: "import stopped without a result".into() })
+        s.spawn(move || read_chunks(input, path, work_tx));
+        let mut sink = PartSink::new(&tmp, 1);
+        let mut merge = Merge::new(path, opts.skip_bad_lines);
+        // Chunk i went to parser i % PARSERS, so reading results round-robin restores
+        // file order; a parser that hangs up without chunk i means the input ended.
+        let mut i = 0usize;
+        loop {
+            let r = match result_rx[i % PARSERS].recv() {
+                Ok(r) => r?,
+                Err(_) => break,
+            };
+            if let Some(batch) = merge.take(r)? {
+                sink.write(&batch)?;
+            }
+            i += 1;
+        }
+        sink.close_part()?;
+        merge.finish()
     })?;
 
     let start = summary.min_t;
@@ -208,15 +219,22 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Whole lines of input (the last one may lack its `\n` at end of file).
+/// Whole lines of input (the last one may lack its `\n` at end of file), numbered in
+/// file order.
 struct Chunk {
+    seq: u64,
     data: Vec<u8>,
 }
 
-/// Reads the input in chunks that end at a line end.
-fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, tx: SyncSender<Result<Chunk, StoreError>>) {
+/// Parser threads; chunk `i` goes to parser `i % PARSERS`.
+const PARSERS: usize = 2;
+
+/// Reads the input in chunks that end at a line end and deals them round-robin.
+fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, txs: Vec<SyncSender<Result<Chunk, StoreError>>>) {
     let mut carry: Vec<u8> = Vec::new();
+    let mut seq = 0u64;
     loop {
+        let tx = &txs[seq as usize % txs.len()];
         let mut buf = Vec::with_capacity(CHUNK.max(carry.len() * 2));
         buf.extend_from_slice(&carry);
         carry.clear();
@@ -228,7 +246,10 @@ fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, tx: SyncSender<Resu
             buf.resize(cap, 0);
             let n = match input.read(&mut buf[len..]) {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    buf.truncate(len);
+                    continue;
+                }
                 Err(e) => {
                     let _ = tx.send(Err(StoreError::io(path, e)));
                     return;
@@ -248,8 +269,11 @@ fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, tx: SyncSender<Resu
             carry.extend_from_slice(&buf[cut..]);
             buf.truncate(cut);
         }
-        if !buf.is_empty() && tx.send(Ok(Chunk { data: buf })).is_err() {
-            return;
+        if !buf.is_empty() {
+            if tx.send(Ok(Chunk { seq, data: buf })).is_err() {
+                return;
+            }
+            seq += 1;
         }
         if eof {
             return;
@@ -257,9 +281,22 @@ fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, tx: SyncSender<Resu
     }
 }
 
-enum Msg {
-    Batch(RecordBatch),
-    Done(Box<ParseSummary>),
+/// What a parser made of one chunk; line numbers are 1-based within the chunk.
+struct ChunkResult {
+    batch: Option<RecordBatch>,
+    bytes: u64,
+    lines: u64,
+    points: u64,
+    min_t: Option<i64>,
+    max_t: Option<i64>,
+    /// `Metric` lines, in order.
+    decls: Vec<(u64, MetricInfo)>,
+    /// Each point metric's first line in the chunk.
+    first_use: Vec<(String, u64)>,
+    skipped: Vec<SkippedLine>,
+    skipped_lines: u64,
+    /// The first bad line (without `skip_bad_lines` parsing stops there).
+    error: Option<SkippedLine>,
 }
 
 struct ParseSummary {
@@ -273,65 +310,160 @@ struct ParseSummary {
     skipped: Vec<SkippedLine>,
 }
 
-/// State of the parser across chunks.
-struct Parser {
-    builder: BatchBuilder,
-    metrics: BTreeMap<String, MetricInfo>,
-    known: HashMap<String, ()>,
-    last_metric: String,
-    summary: ParseSummary,
+/// Folds chunk results, in file order, into the import's summary and decides on
+/// errors: bad lines, conflicting declarations, metrics never declared.
+struct Merge<'p> {
+    path: &'p Path,
+    skip: bool,
+    s: ParseSummary,
+    /// First use (global line) of point metrics not declared when first met.
+    undeclared: BTreeMap<String, u64>,
 }
 
-fn parse_chunks(
-    rx: Receiver<Result<Chunk, StoreError>>,
-    path: &Path,
-    skip: bool,
-    tx: SyncSender<Result<Msg, StoreError>>,
-) {
-    let mut p = Parser {
-        builder: BatchBuilder::new(),
-        metrics: BTreeMap::new(),
-        known: HashMap::new(),
-        last_metric: String::new(),
-        summary: ParseSummary {
-            lines: 0,
-            points: 0,
-            bytes: 0,
-            min_t: None,
-            max_t: None,
-            metrics: BTreeMap::new(),
-            skipped_lines: 0,
-            skipped: Vec::new(),
-        },
-    };
-    let mut first = true;
-    for chunk in rx {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
+impl<'p> Merge<'p> {
+    fn new(path: &'p Path, skip: bool) -> Self {
+        Merge {
+            path,
+            skip,
+            s: ParseSummary {
+                lines: 0,
+                points: 0,
+                bytes: 0,
+                min_t: None,
+                max_t: None,
+                metrics: BTreeMap::new(),
+                skipped_lines: 0,
+                skipped: Vec::new(),
+            },
+            undeclared: BTreeMap::new(),
+        }
+    }
+
+    fn bad(&self, line: u64, msg: String) -> StoreError {
+        StoreError::BadLine { file: self.path.to_path_buf(), line, msg }
+    }
+
+    fn skip_line(&mut self, line: u64, msg: String) -> Result<(), StoreError> {
+        if !self.skip {
+            return Err(self.bad(line, msg));
+        }
+        self.s.skipped_lines += 1;
+        if self.s.skipped.len() < MAX_LISTED_SKIPS {
+            self.s.skipped.push(SkippedLine { line, msg });
+        }
+        Ok(())
+    }
+
+    /// Takes the next chunk's result; returns its batch to write.
+    fn take(&mut self, r: ChunkResult) -> Result<Option<RecordBatch>, StoreError> {
+        let base = self.s.lines;
+        if let (false, Some(e)) = (self.skip, r.error) {
+            return Err(self.bad(base + e.line, e.msg));
+        }
+        // Declarations and first uses interleave by line.
+        let mut uses = r.first_use.iter().peekable();
+        for (line, info) in &r.decls {
+            while let Some((m, _)) = uses.next_if(|(_, l)| l < line) {
+                if !self.s.metrics.contains_key(m) {
+                    self.undeclared.entry(m.clone()).or_insert(base + line);
+                }
             }
-        };
-        p.summary.bytes += chunk.data.len() as u64;
-        let mut data: &[u8] = &chunk.data;
-        if first {
-            first = false;
-            data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data); // UTF-8 BOM
+            if let Some(old) = self.s.metrics.get(&info.name) {
+                if old.kind != info.kind {
+                    let msg = format!(
+                        "metric {:?} declared as {} but was {} before",
+                        info.name,
+                        info.kind.as_str(),
+                        old.kind.as_str()
+                    );
+                    self.skip_line(base + line, msg)?;
+                    continue;
+                }
+            }
+            self.s.metrics.insert(info.name.clone(), info.clone());
         }
-        if let Err(e) = p.parse_chunk(data, path, skip, &tx) {
-            let _ = tx.send(Err(e));
+        for (m, l) in uses {
+            if !self.s.metrics.contains_key(m) {
+                self.undeclared.entry(m.clone()).or_insert(base + l);
+            }
+        }
+        self.s.skipped_lines += r.skipped_lines;
+        for sk in r.skipped {
+            if self.s.skipped.len() < MAX_LISTED_SKIPS {
+                self.s.skipped.push(SkippedLine { line: base + sk.line, msg: sk.msg });
+            }
+        }
+        self.s.lines += r.lines;
+        self.s.bytes += r.bytes;
+        self.s.points += r.points;
+        self.s.min_t = opt_min(self.s.min_t, r.min_t);
+        self.s.max_t = opt_max(self.s.max_t, r.max_t);
+        Ok(r.batch)
+    }
+
+    /// Resolves metrics used before (or without) a declaration: declared later in the
+    /// file, or a k6 built-in; otherwise the import fails at the metric's first point.
+    fn finish(mut self) -> Result<ParseSummary, StoreError> {
+        let undeclared = std::mem::take(&mut self.undeclared);
+        let mut first_bad: Option<(u64, String)> = None;
+        for (m, line) in undeclared {
+            if self.s.metrics.contains_key(&m) {
+                continue;
+            }
+            match builtin_metric(&m) {
+                Some(info) => {
+                    self.s.metrics.insert(m, info);
+                }
+                None => {
+                    if first_bad.as_ref().is_none_or(|(l, _)| line < *l) {
+                        first_bad = Some((line, m));
+                    }
+                }
+            }
+        }
+        if let Some((line, m)) = first_bad {
+            return Err(self.bad(
+                line,
+                format!("metric {m:?} has no \"Metric\" line in the file and is not a k6 built-in metric"),
+            ));
+        }
+        Ok(self.s)
+    }
+}
+
+fn opt_min(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn opt_max(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// A parser thread: parses each chunk it is dealt into one record batch.
+fn parse_worker(rx: Receiver<Result<Chunk, StoreError>>, tx: SyncSender<Result<ChunkResult, StoreError>>) {
+    let mut builder = BatchBuilder::new();
+    for chunk in rx {
+        let r = chunk.map(|c| {
+            let mut data: &[u8] = &c.data;
+            if c.seq == 0 {
+                data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data); // UTF-8 BOM
+            }
+            let mut r = parse_chunk(data, &mut builder);
+            r.bytes = c.data.len() as u64;
+            r
+        });
+        if tx.send(r).is_err() {
             return;
         }
     }
-    if p.builder.len() > 0 {
-        let b = p.builder.finish();
-        if tx.send(Ok(Msg::Batch(b))).is_err() {
-            return;
-        }
-    }
-    p.summary.metrics = std::mem::take(&mut p.metrics);
-    let _ = tx.send(Ok(Msg::Done(Box::new(p.summary))));
 }
 
 /// Position of the first `\n` in `b`, eight bytes at a time.
@@ -352,112 +484,104 @@ fn find_newline(b: &[u8]) -> Option<usize> {
     b[i..].iter().position(|&c| c == b'\n').map(|p| i + p)
 }
 
-impl Parser {
-    fn parse_chunk(
-        &mut self,
-        mut data: &[u8],
-        path: &Path,
-        skip: bool,
-        tx: &SyncSender<Result<Msg, StoreError>>,
-    ) -> Result<(), StoreError> {
-        let mut tags: TagVec<'_> = Vec::with_capacity(16);
-        while !data.is_empty() {
-            let (line, rest) = match find_newline(data) {
-                Some(i) => (&data[..i], &data[i + 1..]),
-                None => (data, &data[data.len()..]),
-            };
-            data = rest;
-            self.summary.lines += 1;
-            let line_no = self.summary.lines;
-            let trimmed = line.trim_ascii();
-            if trimmed.is_empty() {
-                continue;
-            }
-            tags.clear();
-            if let Err(msg) = self.parse_line(trimmed, &mut tags) {
-                if skip {
-                    self.summary.skipped_lines += 1;
-                    if self.summary.skipped.len() < MAX_LISTED_SKIPS {
-                        self.summary.skipped.push(SkippedLine { line: line_no, msg });
-                    }
-                    continue;
+/// Parses a chunk's lines. Bad lines are collected (the merge decides whether they
+/// fail the import); parsing goes on after one so `skip_bad_lines` can count them all.
+fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder) -> ChunkResult {
+    let mut r = ChunkResult {
+        batch: None,
+        bytes: 0,
+        lines: 0,
+        points: 0,
+        min_t: None,
+        max_t: None,
+        decls: Vec::new(),
+        first_use: Vec::new(),
+        skipped: Vec::new(),
+        skipped_lines: 0,
+        error: None,
+    };
+    let mut tags: TagVec<'_> = Vec::with_capacity(16);
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    while !data.is_empty() {
+        let (line, rest) = match find_newline(data) {
+            Some(i) => (&data[..i], &data[i + 1..]),
+            None => (data, &data[data.len()..]),
+        };
+        data = rest;
+        r.lines += 1;
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            continue;
+        }
+        tags.clear();
+        match parse_line(trimmed, &mut tags) {
+            Ok(Parsed::Point { metric, t, value }) => {
+                if builder.push(&metric, t, value, &tags) {
+                    r.first_use.push((metric.into_owned(), r.lines));
                 }
-                return Err(StoreError::BadLine { file: path.to_path_buf(), line: line_no, msg });
+                r.points += 1;
+                lo = lo.min(t);
+                hi = hi.max(t);
             }
-            if self.builder.len() >= BATCH_ROWS {
-                let b = self.builder.finish();
-                if tx.send(Ok(Msg::Batch(b))).is_err() {
-                    // The writer stopped (it failed); it reports its own error.
-                    return Ok(());
+            Ok(Parsed::Metric(info)) => r.decls.push((r.lines, info)),
+            Err(msg) => {
+                if r.error.is_none() {
+                    r.error = Some(SkippedLine { line: r.lines, msg: msg.clone() });
+                }
+                r.skipped_lines += 1;
+                if r.skipped.len() < MAX_LISTED_SKIPS {
+                    r.skipped.push(SkippedLine { line: r.lines, msg });
                 }
             }
         }
-        Ok(())
     }
+    if r.points > 0 {
+        r.min_t = Some(lo);
+        r.max_t = Some(hi);
+    }
+    if builder.len() > 0 {
+        r.batch = Some(builder.finish());
+    }
+    r
+}
 
-    /// Parses one non-blank line; a point is appended to the builder only when the whole
-    /// line is valid.
-    fn parse_line<'de>(&mut self, line: &'de [u8], tags: &mut TagVec<'de>) -> Result<(), String> {
-        let mut de = serde_json::Deserializer::from_slice(line);
-        let l = LineSeed { tags }.deserialize(&mut de).map_err(|e| e.to_string())?;
-        de.end().map_err(|e| e.to_string())?;
-        let data = l.data.ok_or("line has no \"data\" object")?;
-        match l.kind {
-            Kind::Point => {
-                let metric = l.metric.ok_or("Point line has no \"metric\"")?.0;
-                let time = data.time.ok_or("Point data has no \"time\"")?.0;
-                let value = data.value.ok_or("Point data has no \"value\"")?;
-                let t = parse_rfc3339_ns(&time).map_err(|e| format!("bad time {time:?}: {e}"))?;
-                if metric != self.last_metric {
-                    if !self.known.contains_key(metric.as_ref()) {
-                        let info = builtin_metric(&metric).ok_or_else(|| {
-                            format!(
-                                "metric {metric:?} has no \"Metric\" line before its first point and is not a k6 built-in metric"
-                            )
-                        })?;
-                        self.known.insert(metric.to_string(), ());
-                        self.metrics.insert(metric.to_string(), info);
-                    }
-                    self.last_metric.clear();
-                    self.last_metric.push_str(&metric);
-                }
-                self.builder.push(&metric, t, value, tags);
-                self.summary.points += 1;
-                self.summary.min_t = Some(self.summary.min_t.map_or(t, |m| m.min(t)));
-                self.summary.max_t = Some(self.summary.max_t.map_or(t, |m| m.max(t)));
-                Ok(())
-            }
-            Kind::Metric => {
-                let name = match (data.name, l.metric) {
-                    (Some(n), _) => n.0,
-                    (None, Some(m)) => m.0,
-                    (None, None) => return Err("Metric line has no data.name".into()),
-                };
-                if !valid_metric_name(&name) {
-                    return Err(format!(
-                        "invalid metric name {name:?}: k6 needs 2-128 ASCII letters, digits or _, not starting with a digit"
-                    ));
-                }
-                let ty = data.mtype.ok_or("Metric data has no \"type\"")?.0;
-                let kind = MetricType::parse(&ty).ok_or_else(|| format!("unknown metric type {ty:?}"))?;
-                let contains = data.contains.map_or(ValueType::Default, |c| ValueType::parse(&c.0));
-                let info = MetricInfo { name: name.to_string(), kind, contains };
-                if let Some(old) = self.metrics.get(name.as_ref()) {
-                    if old.kind != kind {
-                        return Err(format!(
-                            "metric {name:?} declared as {} but was {} before",
-                            kind.as_str(),
-                            old.kind.as_str()
-                        ));
-                    }
-                }
-                self.known.insert(info.name.clone(), ());
-                self.metrics.insert(info.name.clone(), info);
-                Ok(())
-            }
-            Kind::Other(t) => Err(format!("unknown line type {t:?} (k6 writes \"Metric\" and \"Point\")")),
-            Kind::Missing => Err("line has no \"type\"".into()),
+enum Parsed<'de> {
+    Point { metric: std::borrow::Cow<'de, str>, t: i64, value: f64 },
+    Metric(MetricInfo),
+}
+
+/// Parses one non-blank line.
+fn parse_line<'de>(line: &'de [u8], tags: &mut TagVec<'de>) -> Result<Parsed<'de>, String> {
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let l = LineSeed { tags }.deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    let data = l.data.ok_or("line has no \"data\" object")?;
+    match l.kind {
+        Kind::Point => {
+            let metric = l.metric.ok_or("Point line has no \"metric\"")?.0;
+            let time = data.time.ok_or("Point data has no \"time\"")?.0;
+            let value = data.value.ok_or("Point data has no \"value\"")?;
+            let t = parse_rfc3339_ns(&time).map_err(|e| format!("bad time {time:?}: {e}"))?;
+            Ok(Parsed::Point { metric, t, value })
         }
+        Kind::Metric => {
+            let name = match (data.name, l.metric) {
+                (Some(n), _) => n.0,
+                (None, Some(m)) => m.0,
+                (None, None) => return Err("Metric line has no data.name".into()),
+            };
+            if !valid_metric_name(&name) {
+                return Err(format!(
+                    "invalid metric name {name:?}: k6 needs 2-128 ASCII letters, digits or _, not starting with a digit"
+                ));
+            }
+            let ty = data.mtype.ok_or("Metric data has no \"type\"")?.0;
+            let kind = MetricType::parse(&ty).ok_or_else(|| format!("unknown metric type {ty:?}"))?;
+            let contains = data.contains.map_or(ValueType::Default, |c| ValueType::parse(&c.0));
+            Ok(Parsed::Metric(MetricInfo { name: name.into_owned(), kind, contains }))
+        }
+        Kind::Other(t) => Err(format!("unknown line type {t:?} (k6 writes \"Metric\" and \"Point\")")),
+        Kind::Missing => Err("line has no \"type\"".into()),
     }
 }
 

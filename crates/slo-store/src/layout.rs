@@ -24,7 +24,7 @@ use arrow_array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBat
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::StoreError;
@@ -101,7 +101,13 @@ pub(crate) fn read_schema() -> SchemaRef {
 }
 
 fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+    let mut b = WriterProperties::builder();
+    // Min/max of tag strings cost a comparison per value and prune nothing; `time`
+    // statistics are what scans prune row groups with.
+    for t in FIXED_TAGS.iter().chain([&EXTRA_TAGS_COLUMN]) {
+        b = b.set_column_statistics_enabled(ColumnPath::from(*t), EnabledStatistics::None);
+    }
+    b
         .set_compression(Compression::SNAPPY)
         .set_dictionary_enabled(true)
         // Times and values are nearly all distinct: a dictionary would only be abandoned.
@@ -154,7 +160,15 @@ impl BatchBuilder {
     }
 
     /// Appends one point. For a key given twice in `tags`, the later value wins.
-    pub(crate) fn push<K: AsRef<str>, V: AsRef<str>>(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(K, V)]) {
+    /// Returns whether `metric` is new to this batch.
+    pub(crate) fn push<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        metric: &str,
+        time_ns: i64,
+        value: f64,
+        tags: &[(K, V)],
+    ) -> bool {
+        let mut new_metric = false;
         let key = if self.last_metric >= 0 && self.metric_dict[self.last_metric as usize] == metric {
             self.last_metric
         } else {
@@ -164,6 +178,7 @@ impl BatchBuilder {
                     let k = self.metric_dict.len() as i32;
                     self.metric_dict.push(metric.to_string());
                     self.metric_index.insert(metric.to_string(), k);
+                    new_metric = true;
                     k
                 }
             };
@@ -214,12 +229,15 @@ impl BatchBuilder {
             self.json.push('}');
             self.extra.append_value(&self.json);
         }
+        new_metric
     }
 
     /// Takes the rows held as a record batch in [`part_schema`] and empties the builder.
     pub(crate) fn finish(&mut self) -> RecordBatch {
         let keys = Int32Array::from(std::mem::replace(&mut self.metric_keys, Vec::with_capacity(BATCH_ROWS)));
-        let dict: ArrayRef = Arc::new(StringArray::from_iter_values(self.metric_dict.iter()));
+        let dict: ArrayRef = Arc::new(StringArray::from_iter_values(self.metric_dict.drain(..)));
+        self.metric_index.clear();
+        self.last_metric = -1;
         let metric = DictionaryArray::<Int32Type>::try_new(keys, dict).expect("metric keys index the dictionary");
         let time = TimestampNanosecondArray::from(std::mem::replace(&mut self.time, Vec::with_capacity(BATCH_ROWS)))
             .with_timezone("UTC");
