@@ -24,7 +24,7 @@ record() { # record NAME PROFILE
   k6 run --address '' --no-usage-report --quiet --no-color \
     -e BASE_URL="$url" --tag testid="$name" \
     --out json="$name.json.gz" --summary-export="$name.summary.json" \
-    k6/shop.js >"$name.k6-stdout.txt" 2>&1 || echo "k6 exit code $? for $name (99 = thresholds failed)"
+    k6/shop.js >"$name.k6-stdout.txt" 2>"$name.k6-stderr.txt" || echo "k6 exit code $? for $name (99 = thresholds failed)"
   kill "$pid"; wait "$pid" || true
   trap - EXIT
   # The target's own per-route counters, printed by the example at shutdown.
