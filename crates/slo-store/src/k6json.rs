@@ -12,6 +12,7 @@
 //! and renamed into `runs/<id>` only when the whole file was read, so a failed import
 //! leaves nothing behind.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
@@ -25,6 +26,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use slo_model::{builtin_metric, MetricInfo, MetricType, RunId, RunMeta, RunStatus, ValueType};
 
 use crate::error::StoreError;
+use crate::fastline::fast_point;
 use crate::json::{BStr, TagVec, TagsSeed};
 use crate::layout::{BatchBuilder, PartSink};
 use crate::local::{now_ns, write_meta, LocalStore};
@@ -514,7 +516,18 @@ fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder) -> ChunkResult {
             continue;
         }
         tags.clear();
-        match parse_line(trimmed, &mut tags) {
+        let fast = std::str::from_utf8(trimmed).ok().and_then(|l| fast_point(l, &mut tags));
+        let parsed = match fast {
+            Some(fp) => match parse_rfc3339_ns(fp.time) {
+                Ok(t) => Ok(Parsed::Point { metric: Cow::Borrowed(fp.metric), t, value: fp.value }),
+                Err(e) => Err(format!("bad time {:?}: {e}", fp.time)),
+            },
+            None => {
+                tags.clear();
+                parse_line(trimmed, &mut tags)
+            }
+        };
+        match parsed {
             Ok(Parsed::Point { metric, t, value }) => {
                 if builder.push(&metric, t, value, &tags) {
                     r.first_use.push((metric.into_owned(), r.lines));
@@ -546,7 +559,7 @@ fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder) -> ChunkResult {
 }
 
 enum Parsed<'de> {
-    Point { metric: std::borrow::Cow<'de, str>, t: i64, value: f64 },
+    Point { metric: Cow<'de, str>, t: i64, value: f64 },
     Metric(MetricInfo),
 }
 

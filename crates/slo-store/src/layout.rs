@@ -70,14 +70,14 @@ pub(crate) fn fixed_index(key: &str) -> Option<usize> {
     })
 }
 
-fn field_list(tag_type: &DataType) -> Vec<Field> {
+fn field_list() -> Vec<Field> {
     let mut f = vec![
         Field::new("metric", DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), false),
         Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), false),
         Field::new("value", DataType::Float64, false),
     ];
     for t in FIXED_TAGS {
-        f.push(Field::new(t, tag_type.clone(), true));
+        f.push(Field::new(t, DataType::Utf8, true));
     }
     f.push(Field::new(EXTRA_TAGS_COLUMN, DataType::Utf8, true));
     f
@@ -86,18 +86,7 @@ fn field_list(tag_type: &DataType) -> Vec<Field> {
 /// The Arrow schema part files are written with.
 pub fn part_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| Arc::new(Schema::new(field_list(&DataType::Utf8)))).clone()
-}
-
-/// The schema readers ask for: the same columns, with the fixed tag columns read as
-/// dictionaries so that no string is copied per row.
-pub(crate) fn read_schema() -> SchemaRef {
-    static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        let d = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        Arc::new(Schema::new(field_list(&d)))
-    })
-    .clone()
+    S.get_or_init(|| Arc::new(Schema::new(field_list()))).clone()
 }
 
 fn writer_properties() -> WriterProperties {

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+mod fastline;
 mod json;
 pub mod k6json;
 pub mod layout;
