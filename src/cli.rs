@@ -34,6 +34,36 @@ pub enum Command {
     Runs(RunsCommand),
     /// The main job on embedded defaults; `slo demo serve` runs the demo target alone.
     Demo(DemoArgs),
+    /// Run a load test from a scenario file, recording every request as a raw sample.
+    Run(RunArgs),
+}
+
+/// `slo run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (YAML: k6 options and/or Artillery config + flows).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Base URL requests go to, overriding `config.target` (loopback only).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Where samples go, repeatable: `local` (default; the --store directory).
+    #[arg(long = "out", value_name = "SINK", default_value = "local")]
+    pub out: Vec<String>,
+    /// A tag for the run, repeatable: `--tag branch=main`.
+    #[arg(long = "tag", value_name = "K=V", value_parser = parse_key_value)]
+    pub tags: Vec<(String, String)>,
+    /// Run only this execution segment of every executor, k6 style: `0:1/4`, `1/4:2/4`.
+    #[arg(long, value_name = "FROM:TO")]
+    pub segment: Option<String>,
+    /// Id for the new run (default: start time + random suffix).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Do not print the live progress line or periodic lines.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `slo import ...`

@@ -3,6 +3,7 @@
 mod check;
 mod demo;
 mod import;
+mod run;
 mod runs;
 
 use std::io::Write;
@@ -21,6 +22,7 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Import(a) => import::run(a),
         Command::Runs(a) => runs::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
 
