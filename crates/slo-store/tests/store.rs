@@ -414,3 +414,86 @@ fn error_classes() {
     let io = StoreError::Io { path: "/x".into(), source: std::io::Error::other("boom") };
     assert_eq!(io.exit_code(), 1);
 }
+
+/// A file spanning several 4 MiB read chunks (parsed on two threads): order, line
+/// numbers and metric declarations must hold across chunk boundaries.
+#[test]
+fn multi_chunk_order_and_line_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let n = 60_000u64; // ~250 bytes a line: ~15 MB, 4 chunks
+    let pad = "x".repeat(120);
+    let mut lines = vec![r#"{"type":"Metric","data":{"name":"resp","type":"trend","contains":"time"}}"#.to_string()];
+    for i in 0..n {
+        lines.push(format!(
+            r#"{{"type":"Point","metric":"resp","data":{{"time":"2024-05-01T10:00:00.{:09}Z","value":{i},"tags":{{"name":"n{}","pad":"{pad}"}}}}}}"#,
+            i * 1000,
+            i % 7
+        ));
+    }
+    // a custom metric used before its declaration, which comes 50,000 lines later
+    lines.insert(10, r#"{"type":"Point","metric":"late","data":{"time":"2024-05-01T10:00:00Z","value":-1,"tags":null}}"#.into());
+    lines.insert(50_010, r#"{"type":"Metric","data":{"name":"late","type":"gauge","contains":"default"}}"#.into());
+    let input = tmp.path().join("big.ndjson");
+    write_lines(&input, &lines);
+    assert!(fs::metadata(&input).unwrap().len() > 12 << 20);
+    let rep = import_k6_json(&store, &input, ImportOptions::default()).unwrap();
+    assert_eq!(rep.points, n + 1);
+    let late = rep.run.metrics.iter().find(|m| m.name == "late").unwrap();
+    assert_eq!(late.kind, MetricType::Gauge);
+    let pts = all(&store, &rep.run);
+    let vals = values_of(&pts, "resp");
+    assert_eq!(vals.len() as u64, n);
+    assert!(vals.iter().enumerate().all(|(i, v)| *v == i as f64), "file order kept");
+    assert_eq!(pts[9].metric, "late");
+
+    // bad lines deep in the file: the first one in file order is reported
+    let mut bad = lines.clone();
+    bad[45_000] = "{oops".into();
+    bad[55_000] = "{oops".into();
+    let input2 = tmp.path().join("big-bad.ndjson");
+    write_lines(&input2, &bad);
+    match import_k6_json(&store, &input2, ImportOptions::default()) {
+        Err(StoreError::BadLine { line, .. }) => assert_eq!(line, 45_001),
+        other => panic!("{other:?}"),
+    }
+    let rep = import_k6_json(&store, &input2, ImportOptions { skip_bad_lines: true, ..Default::default() }).unwrap();
+    assert_eq!(rep.skipped_lines, 2);
+    assert_eq!(rep.skipped.iter().map(|s| s.line).collect::<Vec<_>>(), [45_001, 55_001]);
+    assert_eq!(rep.points, n - 1);
+    assert_eq!(store.list_runs().unwrap().len(), 2);
+}
+
+/// The part files' physical layout, as DuckDB/pandas/polars see it: snappy, dictionary
+/// encoded strings, ns timestamps adjusted to UTC, a `time` min/max per row group.
+#[test]
+fn part_file_layout_is_plain_parquet() {
+    use parquet::basic::{Compression, Encoding, LogicalType, TimeUnit, TimestampType, Type as PhysicalType};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let rep = import_k6_json(&store, &fixture("case01-samples.ndjson"), ImportOptions::default()).unwrap();
+    let parts = store.part_files(&rep.run).unwrap();
+    assert_eq!(parts.len(), 1);
+    assert!(parts[0].ends_with("part-000001.parquet"));
+    let r = SerializedFileReader::new(fs::File::open(&parts[0]).unwrap()).unwrap();
+    let md = r.metadata();
+    assert_eq!(md.file_metadata().num_rows(), 39);
+    let schema = md.file_metadata().schema_descr();
+    let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        ["metric", "time", "value", "scenario", "group", "name", "method", "status", "url", "expected_response", "error_code", "proto", "check", "tags"]
+    );
+    let time = schema.column(1);
+    assert_eq!(time.physical_type(), PhysicalType::INT64);
+    assert_eq!(time.logical_type_ref(), Some(&LogicalType::Timestamp(TimestampType { is_adjusted_to_u_t_c: true, unit: TimeUnit::NANOS })));
+    assert_eq!(schema.column(0).logical_type_ref(), Some(&LogicalType::String));
+    let rg = md.row_group(0);
+    for c in rg.columns() {
+        assert_eq!(c.compression(), Compression::SNAPPY);
+    }
+    let enc = rg.column(0).encodings().collect::<Vec<_>>();
+    assert!(enc.contains(&Encoding::RLE_DICTIONARY), "{enc:?}");
+    assert!(rg.column(1).statistics().is_some());
+}
