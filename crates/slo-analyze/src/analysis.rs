@@ -550,6 +550,14 @@ impl Analysis {
 
         let thresholds: Vec<ThresholdResult> = self.thresholds.iter().map(|pt| self.judge_threshold(pt, min_samples)).collect();
         let slos: Vec<SloResult> = self.slos.iter().map(|ps| self.judge_slo(ps, &mut notes)).collect();
+        let clipped: Vec<&str> = slos.iter().filter(|s| s.clipped).map(|s| s.name.as_str()).collect();
+        if !clipped.is_empty() {
+            notes.push(format!(
+                "the evaluated range ({} s) is shorter than the window of SLO {}: each is judged over one clipped window",
+                (self.range.end_ns - self.range.start_ns) as f64 / 1e9,
+                clipped.join(", ")
+            ));
+        }
 
         let mut metrics = BTreeMap::new();
         for slot in &self.slots {
@@ -837,14 +845,6 @@ impl Analysis {
             }
             result.windows.verdict
         };
-        if clipped {
-            notes.push(format!(
-                "SLO `{}`: the evaluated range ({} s) is shorter than its {} s window; judged over one clipped window",
-                spec.name,
-                (self.range.end_ns - self.range.start_ns) as f64 / 1e9,
-                window_s
-            ));
-        }
         result
     }
 
