@@ -549,7 +549,7 @@ impl Analysis {
         let mut notes = Vec::new();
 
         let thresholds: Vec<ThresholdResult> = self.thresholds.iter().map(|pt| self.judge_threshold(pt, min_samples)).collect();
-        let slos: Vec<SloResult> = self.slos.iter().map(|ps| self.judge_slo(ps, &mut notes)).collect();
+        let slos: Vec<SloResult> = self.slos.iter().map(|ps| self.judge_slo(ps)).collect();
         let clipped: Vec<&str> = slos.iter().filter(|s| s.clipped).map(|s| s.name.as_str()).collect();
         if !clipped.is_empty() {
             notes.push(format!(
@@ -753,7 +753,7 @@ impl Analysis {
         out
     }
 
-    fn judge_slo(&self, ps: &PlannedSlo, notes: &mut Vec<String>) -> SloResult {
+    fn judge_slo(&self, ps: &PlannedSlo) -> SloResult {
         let spec = &ps.spec;
         let window_s = ps.grid.len_ns() as f64 / 1e9;
         let clipped = ps.grid.range_clipped();
