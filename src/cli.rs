@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// Do not print the live progress line or periodic lines.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Stop the run gracefully after this long (e.g. `5s`), whatever the scenario schedules;
+    /// the run is recorded as complete. For smoke runs of long scenarios.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub max_duration: Option<std::time::Duration>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
