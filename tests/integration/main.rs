@@ -1,5 +1,6 @@
 //! End-to-end tests of the `slo` binary: each spawns the real binary as a process.
 
+mod cases;
 mod cli;
 mod conformance;
 mod util;
