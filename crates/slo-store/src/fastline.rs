@@ -45,6 +45,22 @@ impl<'a> Scan<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
+        // Eight bytes at a time up to the first '"', '\\' or control byte.
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        while self.i + 8 <= self.b.len() {
+            let w = u64::from_le_bytes(self.b[self.i..self.i + 8].try_into().expect("8 bytes"));
+            let q = w ^ (LO * b'"' as u64);
+            let bs = w ^ (LO * b'\\' as u64);
+            // zero-byte and below-0x20 tests; the lowest flagged byte is exact.
+            let hit = (q.wrapping_sub(LO) & !q) | (bs.wrapping_sub(LO) & !bs) | (w.wrapping_sub(LO * 0x20) & !w);
+            let hit = hit & HI;
+            if hit != 0 {
+                self.i += (hit.trailing_zeros() / 8) as usize;
+                break;
+            }
+            self.i += 8;
+        }
         while let Some(&c) = self.b.get(self.i) {
             match c {
                 b'"' => {
@@ -212,6 +228,23 @@ pub(crate) fn fast_point<'a>(line: &'a str, tags: &mut TagVec<'a>) -> Option<Fas
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_at_every_length_and_stop_byte() {
+        for n in 0..24 {
+            for stop in ["\"", "\\", "\u{1}"] {
+                let body = "é".repeat(n / 2) + &"a".repeat(n % 2);
+                let text = format!("\"{body}{stop}rest\"");
+                let mut p = Scan { s: &text, b: text.as_bytes(), i: 0 };
+                let got = p.string();
+                if stop == "\"" {
+                    assert_eq!(got, Some(body.as_str()));
+                } else {
+                    assert_eq!(got, None, "{text:?}");
+                }
+            }
+        }
+    }
 
     /// The fast path either declines or agrees with serde_json on every line.
     #[test]

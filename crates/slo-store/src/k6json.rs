@@ -86,9 +86,13 @@ pub struct ImportReport {
 /// `1f 8b`) as a new run of `store`, streaming in constant memory. Returns the report.
 ///
 /// Rules: CRLF or LF line ends, blank lines skipped; `"tags": null` is no tags; times are
-/// RFC 3339 with any offset and 1–9 fraction digits, stored as UTC ns; a point of a
-/// metric with no earlier `Metric` line takes its type from the k6 built-ins and is
-/// otherwise a bad line; metric names must follow k6's rule `^[a-zA-Z_][a-zA-Z0-9_]{1,127}$`.
+/// RFC 3339 with any offset and 1–9 fraction digits, stored as UTC ns; unknown fields
+/// (`metadata`) are ignored. A metric with no `Metric` line anywhere in the file takes
+/// its type from the k6 built-ins; otherwise the import fails with a `BadLine` at its
+/// first point, even with `skip_bad_lines` (its points are a whole-file problem, not
+/// one line's). Declared metric names must follow k6's rule
+/// `^[a-zA-Z_][a-zA-Z0-9_]{1,127}$`; a metric declared twice with different types is a
+/// bad line.
 /// The run spans first to last point time (`duration_source` [`DURATION_SOURCE`]),
 /// `origin` [`ORIGIN`], `scenario` = the file name.
 ///
