@@ -41,9 +41,6 @@ pub struct Outcome {
     pub run_id: RunId,
     /// The exit code `slo run` ends with (0, 1, 3 or 130).
     pub exit: Exit,
-    /// The check report of the scenario's thresholds over the recorded run, when the
-    /// run was read back (not after an abort by a second Ctrl-C).
-    pub report: Option<CheckReport>,
 }
 
 /// Sinks `--out` accepts.
@@ -205,7 +202,7 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
     let folder = store.run_dir(&id);
     if interrupts > 1 {
         eprintln!("run {id} aborted; {} points kept in {}", meta.points, folder.display());
-        return Ok(Outcome { run_id: id, exit: Exit::Interrupted, report: None });
+        return Ok(Outcome { run_id: id, exit: Exit::Interrupted });
     }
 
     // 5. Read the run back: k6's end-of-test summary and the verdicts.
@@ -239,7 +236,7 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
             _ => Exit::Failed,
         }
     };
-    Ok(Outcome { run_id: id, exit, report: Some(report) })
+    Ok(Outcome { run_id: id, exit })
 }
 
 /// Scans a run and judges `thresholds` over it (as `slo check` does).
