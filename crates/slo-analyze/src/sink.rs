@@ -94,7 +94,9 @@ impl TrendSink {
     /// Sorts the kept values (once); needed before [`TrendSink::percentile`].
     pub fn sort(&mut self) {
         if !self.sorted {
-            self.values.sort_unstable_by(f64::total_cmp);
+            // A radix sort: the same total order as `f64::total_cmp`, several times
+            // faster than a comparison sort on the 10^5..10^8 values of a long run.
+            radsort::sort(&mut self.values);
             self.sorted = true;
         }
     }
@@ -271,6 +273,25 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn radix_sort_orders_like_total_cmp() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut v: Vec<f64> = vec![-0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY, 1e-300, -1e-300, 5.5, -5.5];
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.push(((x % 2_000_000) as f64 - 1_000_000.0) / 7.0);
+        }
+        let mut t = TrendSink::default();
+        for &f in &v {
+            t.add(f);
+        }
+        t.sort();
+        v.sort_unstable_by(f64::total_cmp);
+        assert_eq!(t.values().iter().map(|f| f.to_bits()).collect::<Vec<_>>(), v.iter().map(|f| f.to_bits()).collect::<Vec<_>>());
+    }
 
     #[test]
     fn percentile_matches_hand_computation() {
