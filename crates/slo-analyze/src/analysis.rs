@@ -161,7 +161,39 @@ struct Slot {
     declared: bool,
     series: Vec<Series>,
     windowed: Vec<Windowed>,
+    /// The distinct tag keys any filter of this slot reads, so that `push` looks each up
+    /// once per point however many sub-metrics filter on it.
+    keys: Vec<String>,
+    /// Per series, then per windowed entry: filters as (index into `keys`, value).
+    compiled: Vec<Vec<(usize, String)>>,
 }
+
+impl Slot {
+    /// Fills `keys` and `compiled` from the filters (call once the series are final).
+    fn compile(&mut self) {
+        let mut keys: Vec<String> = Vec::new();
+        let mut compile = |filters: &[(String, String)]| -> Vec<(usize, String)> {
+            filters
+                .iter()
+                .map(|(k, v)| {
+                    let i = keys.iter().position(|x| x == k).unwrap_or_else(|| {
+                        keys.push(k.clone());
+                        keys.len() - 1
+                    });
+                    (i, v.clone())
+                })
+                .collect()
+        };
+        let mut compiled: Vec<Vec<(usize, String)>> = self.series.iter().map(|s| compile(&s.filters)).collect();
+        compiled.extend(self.windowed.iter().map(|w| compile(&w.filters)));
+        self.keys = keys;
+        self.compiled = compiled;
+    }
+}
+
+/// Up to this many distinct filter keys per metric are looked up once per point; more
+/// fall back to one lookup per filter.
+const CACHED_KEYS: usize = 16;
 
 impl Slot {
     fn series_for(&mut self, filters: Vec<(String, String)>, referenced: bool) -> usize {
@@ -375,7 +407,7 @@ impl Analysis {
                 return;
             }
             index.insert(info.name.clone(), slots.len());
-            let mut slot = Slot { info, declared, series: Vec::new(), windowed: Vec::new() };
+            let mut slot = Slot { info, declared, series: Vec::new(), windowed: Vec::new(), keys: Vec::new(), compiled: Vec::new() };
             slot.series_for(Vec::new(), false);
             slots.push(slot);
         };
@@ -474,6 +506,9 @@ impl Analysis {
             Some(d) if d.is_finite() && d >= 0.0 => (d, plan.rate_duration_source.unwrap_or_else(|| "run metadata".into())),
             _ => (span_s, "span of the evaluated range".into()),
         };
+        for slot in &mut slots {
+            slot.compile();
+        }
         Ok(Analysis {
             slots,
             index,
@@ -511,13 +546,33 @@ impl Analysis {
         }
         self.accepted += 1;
         let slot = &mut self.slots[i];
-        for s in &mut slot.series {
-            if matches(&s.filters, tags) {
+        if slot.keys.len() > CACHED_KEYS {
+            for s in &mut slot.series {
+                if matches(&s.filters, tags) {
+                    s.sink.add(value);
+                }
+            }
+            for w in &mut slot.windowed {
+                if matches(&w.filters, tags) {
+                    let idx = w.grid.index(time_ns);
+                    w.sinks[idx].add(value);
+                }
+            }
+            return;
+        }
+        let mut vals: [Option<&str>; CACHED_KEYS] = [None; CACHED_KEYS];
+        for (v, k) in vals.iter_mut().zip(&slot.keys) {
+            *v = tags.tag(k);
+        }
+        let hit = |f: &[(usize, String)]| f.iter().all(|(k, v)| vals[*k] == Some(v.as_str()));
+        let n = slot.series.len();
+        for (s, f) in slot.series.iter_mut().zip(&slot.compiled) {
+            if hit(f) {
                 s.sink.add(value);
             }
         }
-        for w in &mut slot.windowed {
-            if matches(&w.filters, tags) {
+        for (w, f) in slot.windowed.iter_mut().zip(&slot.compiled[n..]) {
+            if hit(f) {
                 let idx = w.grid.index(time_ns);
                 w.sinks[idx].add(value);
             }
