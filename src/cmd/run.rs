@@ -532,7 +532,7 @@ impl Live {
             p.vus,
             p.vus_max,
             slo_report::format_number((p.rps * 10.0).round() / 10.0),
-            p.p95_ms.map(|v| slo_report::format_value(v, Unit::Millis)).unwrap_or_else(|| "-".into()),
+            p.p95_ms.map(|v| format!("{v:.2} ms")).unwrap_or_else(|| "-".into()),
             slo_report::format_percent(p.error_rate),
             p.dropped_iterations,
             p.requests,
