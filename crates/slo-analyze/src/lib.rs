@@ -27,6 +27,7 @@
 
 pub mod analysis;
 pub mod budget;
+pub mod compare;
 pub mod report;
 pub mod sink;
 pub mod slo;
