@@ -45,7 +45,9 @@ fn run(opts: Opts) -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => DemoConfig::from_path(path)?,
         None => opts.profile.parse::<Profile>()?.config(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(opts.addr)
             .await
@@ -53,15 +55,23 @@ fn run(opts: Opts) -> Result<(), Box<dyn std::error::Error>> {
         println!("listening on http://{}", listener.local_addr()?);
         std::io::stdout().flush()?;
         let stats = Arc::new(Stats::new());
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        slo_demo::serve_with_stats(listener, cfg, Arc::clone(&stats), async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        })
-        .await?;
+        slo_demo::serve_with_stats(listener, cfg, Arc::clone(&stats), stop_signal()?).await?;
         println!("{}", serde_json::to_string(&stats.snapshot())?);
         Ok(())
+    })
+}
+
+/// Completes on SIGINT or (on Unix) SIGTERM, which is what `kill PID` sends.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     })
 }
