@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+#[cfg(feature = "influxdb")] pub mod influx;
 mod fastline;
 mod json;
 pub mod k6json;
