@@ -8,6 +8,7 @@
 //! testcase per threshold and SLO) and [`Format::Markdown`] (for pull-request comments).
 #![deny(missing_docs)]
 
+pub mod charts;
 mod check;
 pub mod fmt;
 
