@@ -36,6 +36,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a load test from a scenario file, recording every request as a raw sample.
     Run(RunArgs),
+    /// Grafana dashboards generated from slo-config.yaml.
+    #[command(subcommand)]
+    Dashboard(DashboardCommand),
+    /// Prometheus recording rules and multi-window burn-rate alerts generated from slo-config.yaml.
+    #[command(subcommand)]
+    Rules(RulesCommand),
 }
 
 /// `slo run`
@@ -208,6 +214,70 @@ pub struct DemoServeArgs {
     /// Latency/error profile: baseline, candidate, fast, or a YAML/JSON file of per-route settings.
     #[arg(long, default_value = "baseline", value_name = "NAME|FILE")]
     pub profile: String,
+}
+
+/// `slo dashboard ...`
+#[derive(Debug, Subcommand)]
+pub enum DashboardCommand {
+    /// Write a Grafana dashboard (JSON model) for the config's SLOs and the k6 metrics.
+    Export(DashboardExportArgs),
+}
+
+/// `slo dashboard export` arguments.
+#[derive(Debug, Args)]
+pub struct DashboardExportArgs {
+    /// Query language of the panels.
+    #[arg(long, value_enum, default_value_t = DashboardDatasource::Prometheus)]
+    pub datasource: DashboardDatasource,
+    /// slo-config.yaml whose SLOs get a row each.
+    #[arg(long, default_value = "slo-config.yaml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Metric names to read (Prometheus): slo's remote-write sink, or k6's experimental-prometheus-rw output.
+    #[arg(long, value_enum, default_value_t = DashboardMetrics::Slo)]
+    pub metrics: DashboardMetrics,
+    /// Write the dashboard here (e.g. dashboards/NAME.json) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Datasources of `slo dashboard export`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DashboardDatasource {
+    /// PromQL (Prometheus, Mimir, VictoriaMetrics).
+    Prometheus,
+    /// InfluxQL (InfluxDB 1.x, or 2.x/3.x through the v1 API).
+    Influxdb,
+}
+
+/// Metric layouts of `slo dashboard export --datasource prometheus`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DashboardMetrics {
+    /// slo's Prometheus sink: counters and a classic histogram k6_http_req_duration_seconds.
+    Slo,
+    /// k6's own experimental-prometheus-rw output (trend stats such as k6_http_req_duration_p95).
+    K6,
+}
+
+/// `slo rules ...`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Write Prometheus recording rules and multi-window multi-burn-rate alerts (YAML).
+    Export(RulesExportArgs),
+}
+
+/// `slo rules export` arguments.
+#[derive(Debug, Args)]
+pub struct RulesExportArgs {
+    /// slo-config.yaml whose SLOs get rules.
+    #[arg(long, default_value = "slo-config.yaml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Write the rules here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Histogram bucket boundaries (le, seconds) of k6_http_req_duration_seconds, comma-separated
+    /// (default: 0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub buckets: Option<Vec<f64>>,
 }
 
 /// Parses `key=value`.

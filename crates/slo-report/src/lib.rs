@@ -11,6 +11,8 @@
 pub mod charts;
 mod check;
 pub mod fmt;
+pub mod grafana;
+pub mod rules;
 
 pub use check::render_check;
 pub use fmt::{columns, format_number, format_percent, format_seconds, format_value, md_escape, xml_escape};
