@@ -147,7 +147,7 @@ fn moses_critical_value_by_hand() {
     assert_eq!((c, src), (24, CriticalValue::Normal));
     let (c, src, level) = moses_critical_value(10, 10, 0.05, true);
     assert_eq!((c, src), (24, CriticalValue::Exact));
-    assert!(level >= 0.95 && level < 0.96, "{level}");
+    assert!((0.95..0.96).contains(&level), "{level}");
     // Too small for 95 %: 2 vs 2 has P(U = 0) = 1/6 > 0.025.
     assert_eq!(moses_critical_value(2, 2, 0.05, true).0, 0);
 }

@@ -156,7 +156,7 @@ pub struct BootstrapInterval {
 
 /// Percentile bootstrap (Efron & Tibshirani 1993, ch. 13) of the difference of k6
 /// percentiles `pct` (a fraction, `0.95` for p(95)) between two samples sorted
-/// ascending, with `resamples` replicates from [`Xoshiro256pp::new(seed)`]. The interval
+/// ascending, with `resamples` replicates from [`Xoshiro256pp::new`]`(seed)`. The interval
 /// ends are k6-interpolated quantiles ([`percentile_sorted`]) at `alpha/2` and
 /// `1 − alpha/2` of the sorted replicates. Each side is resampled independently with its
 /// own size. `None` when a sample is empty or `resamples` is 0.

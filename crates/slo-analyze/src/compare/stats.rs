@@ -155,7 +155,7 @@ pub fn normal_quantile(p: f64) -> f64 {
         -3.969683028665376e+01,
         2.209460984245205e+02,
         -2.759285104469687e+02,
-        1.383577518672690e+02,
+        1.38357751867269e+02,
         -3.066479806614716e+01,
         2.506628277459239e+00,
     ];
@@ -376,48 +376,125 @@ fn unkey(k: u64) -> f64 {
     }
 }
 
-/// `#{(i, j): fl(y_j − x_i) <= d}`: two pointers, O(n + m). For fixed `j` the set of
-/// `i` that qualify is a suffix of the ascending `x` (rounded subtraction is monotone),
-/// and its start only moves right as `y_j` grows.
-fn count_le(x: &[f64], y: &[f64], d: f64) -> u64 {
-    let n = x.len();
-    let mut p = 0usize;
-    let mut count = 0u64;
-    for &yj in y {
-        while p < n && yj - x[p] > d {
-            p += 1;
-        }
-        count += (n - p) as u64;
+/// The `n·m` differences `y_j − x_i` of two sorted samples, never materialised: counts
+/// and order statistics come from merge-like passes over the two samples.
+struct PairDiffs<'a> {
+    /// `x` ascending plus a `+∞` sentinel: `y − ∞ = −∞` never exceeds a bound, which
+    /// stops the pointer without a bounds branch.
+    x: Vec<f64>,
+    y: &'a [f64],
+}
+
+impl<'a> PairDiffs<'a> {
+    fn new(x: &SortedSample, y: &'a SortedSample) -> PairDiffs<'a> {
+        let mut xs = Vec::with_capacity(x.len() + 1);
+        xs.extend_from_slice(x.values());
+        xs.push(f64::INFINITY);
+        PairDiffs { x: xs, y: y.values() }
     }
-    count
+
+    fn n(&self) -> usize {
+        self.x.len() - 1
+    }
+
+    fn total(&self) -> u64 {
+        self.n() as u64 * self.y.len() as u64
+    }
+
+    /// `#{(i, j): fl(y_j − x_i) <= d}` in one merge of n + m steps. For fixed `j` the
+    /// qualifying `i` form a suffix of the ascending `x` (rounded subtraction is
+    /// monotone), whose start only moves right as `y_j` grows. The step is branch-free:
+    /// either the pointer into `x` advances or row `j` is counted and closed.
+    fn count_le(&self, d: f64) -> u64 {
+        let (x, y, n) = (&self.x[..], self.y, self.n());
+        let (mut p, mut j, mut count) = (0usize, 0usize, 0u64);
+        while j < y.len() {
+            let above = (y[j] - x[p] > d) as usize;
+            p += above;
+            count += ((1 - above) * (n - p)) as u64;
+            j += 1 - above;
+        }
+        count
+    }
+
+    /// For each row `j`, the first `i` with `fl(y_j − x_i) <= d` (n when none).
+    fn row_starts(&self, d: f64, out: &mut Vec<usize>) {
+        out.clear();
+        let mut p = 0usize;
+        for &yj in self.y {
+            while yj - self.x[p] > d {
+                p += 1;
+            }
+            out.push(p);
+        }
+    }
+
+    /// The smallest difference strictly above `v` (`None` when `v` is the largest).
+    fn next_above(&self, v: f64) -> Option<f64> {
+        let mut starts = Vec::with_capacity(self.y.len());
+        self.row_starts(v, &mut starts);
+        // In row j the differences above v are at i < start; the smallest is at start − 1.
+        starts.iter().zip(self.y).filter(|(&p, _)| p > 0).map(|(&p, &yj)| yj - self.x[p - 1]).min_by(f64::total_cmp)
+    }
+
+    /// The `k`-th smallest difference (1-based). Bisection over f64 bit patterns keeps
+    /// `count(lo) < k <= count(hi)`; once fewer than `max(4(n + m), 4096)` differences lie
+    /// in `(lo, hi]` they are listed and the answer selected among them, which usually
+    /// ends the search after 20–30 counting passes instead of 64.
+    fn kth(&self, k: u64) -> f64 {
+        let (n, m) = (self.n(), self.y.len());
+        let mut lo = key(self.y[0] - self.x[n - 1]) - 1;
+        let mut hi = key(self.y[m - 1] - self.x[0]);
+        let (mut c_lo, mut c_hi) = (0u64, self.total());
+        let limit = (4 * (n + m)).max(4096) as u64;
+        while hi - lo > 1 {
+            if c_hi - c_lo <= limit {
+                return self.select_between(unkey(lo), unkey(hi), (k - c_lo - 1) as usize);
+            }
+            let mid = lo + (hi - lo) / 2;
+            let c = self.count_le(unkey(mid));
+            if c >= k {
+                hi = mid;
+                c_hi = c;
+            } else {
+                lo = mid;
+                c_lo = c;
+            }
+        }
+        // -0.0 and 0.0 count alike; report the difference as subtraction produces it.
+        unkey(hi) + 0.0
+    }
+
+    /// The `rank`-th smallest (0-based) of the differences in `(a, b]`.
+    fn select_between(&self, a: f64, b: f64, rank: usize) -> f64 {
+        let (mut from, mut to) = (Vec::new(), Vec::new());
+        self.row_starts(b, &mut from);
+        self.row_starts(a, &mut to);
+        let mut vals: Vec<f64> = Vec::new();
+        for (j, &yj) in self.y.iter().enumerate() {
+            vals.extend(self.x[from[j]..to[j]].iter().map(|&xi| yj - xi));
+        }
+        let (_, v, _) = vals.select_nth_unstable_by(rank, f64::total_cmp);
+        *v + 0.0
+    }
 }
 
 /// The `k`-th smallest (1-based) of the `n·m` differences `y_j − x_i`, computed in f64
 /// exactly as `numpy.subtract.outer(y, x)` would, without materialising them.
 ///
 /// Bisection over the bit patterns of f64 between the smallest and the largest
-/// difference (at most 64 steps), each step counting with [`count_le`]: O((n + m)·64)
-/// time, O(1) memory. The result is the exact order statistic, not an approximation.
+/// difference, each step counting the differences below the midpoint in one merge pass
+/// (O(n + m)), until few enough remain to list and select: O((n + m)·log) time with at
+/// most 64 passes, O(n + m) memory. The result is the exact order statistic, not an
+/// approximation.
 ///
 /// # Panics
 /// When `k` is 0 or exceeds `n·m` (a programming error; callers derive `k` from the
 /// sizes).
 pub fn kth_difference(x: &SortedSample, y: &SortedSample, k: u64) -> f64 {
-    let (xv, yv) = (x.values(), y.values());
-    let total = xv.len() as u64 * yv.len() as u64;
-    assert!(k >= 1 && k <= total, "k = {k} outside 1..={total}");
-    let mut lo = key(yv[0] - xv[xv.len() - 1]);
-    let mut hi = key(yv[yv.len() - 1] - xv[0]);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if count_le(xv, yv, unkey(mid)) >= k {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    // -0.0 and 0.0 count alike; report the difference as subtraction produces it.
-    unkey(lo) + 0.0
+    let d = PairDiffs::new(x, y);
+    assert!(k >= 1 && k <= d.total(), "k = {k} outside 1..={}", d.total());
+    d.kth(k)
 }
 
 /// How the Moses interval's critical value was found.
@@ -497,23 +574,25 @@ pub fn moses_critical_value(n: usize, m: usize, alpha: f64, exact: bool) -> (u64
 /// when `y` is larger) with its distribution-free `1 − alpha` Moses interval
 /// `[D_(C), D_(nm+1−C)]` ([`moses_critical_value`]; exact critical value when `exact`
 /// is set, which callers set when the test itself was exact, i.e. no ties and a small
-/// sample). Order statistics come from [`kth_difference`]: O((n + m)·64) per order
-/// statistic, at most four of them. `None` when either sample is empty.
+/// sample). Order statistics come from the selection of [`kth_difference`]: a few dozen
+/// O(n + m) passes for each of the three order statistics. `None` when either sample is empty.
 pub fn hodges_lehmann(x: &SortedSample, y: &SortedSample, alpha: f64, exact: bool) -> Option<HodgesLehmann> {
     if x.is_empty() || y.is_empty() {
         return None;
     }
-    let nm = x.len() as u64 * y.len() as u64;
+    let d = PairDiffs::new(x, y);
+    let nm = d.total();
     let estimate = if nm % 2 == 1 {
-        kth_difference(x, y, nm.div_ceil(2))
+        d.kth(nm.div_ceil(2))
     } else {
-        let a = kth_difference(x, y, nm / 2);
-        let b = kth_difference(x, y, nm / 2 + 1);
+        // The (nm/2 + 1)-th is the nm/2-th again when it repeats, else the next value up.
+        let a = d.kth(nm / 2);
+        let b = if d.count_le(a) > nm / 2 { a } else { d.next_above(a).unwrap_or(a) };
         (a + b) / 2.0
     };
     let (c, critical, achieved_level) = moses_critical_value(x.len(), y.len(), alpha, exact);
     let (lower, upper) = if c >= 1 && c <= nm + 1 - c {
-        (Some(kth_difference(x, y, c)), Some(kth_difference(x, y, nm + 1 - c)))
+        (Some(d.kth(c)), Some(d.kth(nm + 1 - c)))
     } else {
         (None, None)
     };
@@ -639,6 +718,28 @@ mod tests {
         for k in 1..=all.len() as u64 {
             assert_eq!(kth_difference(&x, &y, k), all[k as usize - 1] + 0.0, "k = {k}");
         }
+    }
+
+    #[test]
+    fn selection_past_the_listing_limit_matches_brute_force() {
+        // 300 × 200 = 60 000 differences, above the 4096 listing limit: bisection runs.
+        // Values on a 0.25 grid so that many differences tie.
+        let mut state = 99u64;
+        let mut next = |modulus: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % modulus) as f64 * 0.25
+        };
+        let x = s(&(0..300).map(|_| next(4000)).collect::<Vec<_>>());
+        let y = s(&(0..200).map(|_| next(4400)).collect::<Vec<_>>());
+        let mut all: Vec<f64> = y.values().iter().flat_map(|b| x.values().iter().map(move |a| b - a)).collect();
+        all.sort_by(f64::total_cmp);
+        for k in [1u64, 2, 777, 29_999, 30_000, 30_001, 45_123, 59_999, 60_000] {
+            assert_eq!(kth_difference(&x, &y, k), all[k as usize - 1] + 0.0, "k = {k}");
+        }
+        let hl = hodges_lehmann(&x, &y, 0.05, false).unwrap();
+        assert_eq!(hl.estimate, (all[29_999] + all[30_000]) / 2.0);
+        assert_eq!(hl.lower.unwrap(), all[hl.c as usize - 1]);
+        assert_eq!(hl.upper.unwrap(), all[60_000 - hl.c as usize]);
     }
 
     #[test]
