@@ -1,9 +1,8 @@
 //! `slo check`: judge a stored run against slo-config.yaml SLOs and k6 thresholds.
 
 use anyhow::Context;
-use slo_analyze::{Analysis, Options, Plan, SloSpec};
+use slo_analyze::{Options, SloSpec};
 use slo_config::{load_k6_options, load_slo_config, MetricThresholds};
-use slo_store::ScanOptions;
 
 use crate::cli::{CheckArgs, ReportFormat};
 use crate::cmd::{open_store, store_result, write_output};
@@ -45,21 +44,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
         threshold_window: a.threshold_window,
         min_samples: config.as_ref().and_then(|c| c.min_samples).unwrap_or(0),
     };
-    // Decode only the tag columns the filters ask about (k6 always adds the
-    // `{expected_response:true}` sub-metric of http_req_duration).
-    let mut tag_keys: Vec<String> = vec!["expected_response".into()];
-    tag_keys.extend(thresholds.iter().flat_map(|t| t.key.filters.iter().map(|(k, _)| k.clone())));
-    tag_keys.extend(slos.iter().flat_map(|s| s.filter.iter().map(|(k, _)| k.clone())));
-    tag_keys.sort();
-    tag_keys.dedup();
-    let scan = ScanOptions { tag_keys: Some(tag_keys), ..ScanOptions::default() };
-    let plan = Plan::for_run(&meta, &thresholds, &slos, options);
-    let mut analysis = Analysis::new(plan).exit_with(Exit::InvalidInput)?;
-    store_result(store.scan(&meta, &scan, &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| {
-        analysis.push(m, t, v, tags)
-    }))
-    .with_context(|| format!("reading run {}", meta.id))?;
-    let report = analysis.finish();
+    let report = crate::cmd::analyze_run(&store, &meta, &thresholds, &slos, options)?;
 
     let format = match a.format {
         ReportFormat::Table => slo_report::Format::Table,

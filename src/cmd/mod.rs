@@ -1,10 +1,8 @@
 //! One module per subcommand; each `run` returns the exit code or an error carrying one.
 
 mod check;
-mod dashboard;
 mod demo;
 mod import;
-mod rules;
 mod run;
 mod runs;
 
@@ -25,8 +23,6 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Runs(a) => runs::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
-        Command::Dashboard(a) => dashboard::run(a),
-        Command::Rules(a) => rules::run(a),
     }
 }
 
@@ -50,6 +46,31 @@ pub fn store_result<T>(r: Result<T, StoreError>) -> anyhow::Result<T> {
 /// Opens the local store named by `--store`.
 pub fn open_store(dir: &Path) -> anyhow::Result<LocalStore> {
     store_result(LocalStore::open(dir)).with_context(|| format!("opening the store --store {}", dir.display()))
+}
+
+/// Scans a stored run and judges `thresholds` and `slos` over it. Only the tag columns
+/// the filters read are decoded (k6 always adds `http_req_duration{expected_response:true}`).
+/// Errors: a threshold that does not fit its metric's type (exit 2), an unreadable run.
+pub fn analyze_run(
+    store: &LocalStore,
+    meta: &slo_model::RunMeta,
+    thresholds: &[slo_config::MetricThresholds],
+    slos: &[slo_analyze::SloSpec],
+    options: slo_analyze::Options,
+) -> anyhow::Result<slo_analyze::CheckReport> {
+    let mut tag_keys: Vec<String> = vec!["expected_response".into()];
+    tag_keys.extend(thresholds.iter().flat_map(|t| t.key.filters.iter().map(|(k, _)| k.clone())));
+    tag_keys.extend(slos.iter().flat_map(|s| s.filter.iter().map(|(k, _)| k.clone())));
+    tag_keys.sort();
+    tag_keys.dedup();
+    let scan = slo_store::ScanOptions { tag_keys: Some(tag_keys), ..Default::default() };
+    let plan = slo_analyze::Plan::for_run(meta, thresholds, slos, options);
+    let mut analysis = slo_analyze::Analysis::new(plan).exit_with(Exit::InvalidInput)?;
+    store_result(store.scan(meta, &scan, &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| {
+        analysis.push(m, t, v, tags)
+    }))
+    .with_context(|| format!("reading run {}", meta.id))?;
+    Ok(analysis.finish())
 }
 
 /// Writes `bytes` to `path`, or to standard output when `path` is `None` or `-`.

@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use slo_analyze::{Analysis, CheckReport, MetricSummary, Options, Sink, Unit};
+use slo_analyze::{Analysis, CheckReport, Options, Sink};
 use slo_config::scenario::ScenarioFile;
 use slo_config::{Aggregation, MetricKey, MetricThresholds, Threshold};
 use slo_gen::{Plan as GenPlan, PlanOverrides, Progress, Run, SampleSink, Segment, SinkError, Summary};
 use slo_model::{builtin_metric, MetricInfo, MetricType, RunId, RunMeta, RunStatus, SampleBatch, TagLookup, ValueType, BUILTIN_METRICS};
-use slo_store::{LocalStore, RunEnd, RunWriter, ScanOptions};
+use slo_store::{RunEnd, RunWriter};
 
 use crate::cli::RunArgs;
 use crate::cmd::{open_store, store_result};
@@ -206,7 +206,7 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
     }
 
     // 5. Read the run back: k6's end-of-test summary and the verdicts.
-    let report = analyze(&store, &meta, &thresholds)?;
+    let report = crate::cmd::analyze_run(&store, &meta, &thresholds, &[], Options::default())?;
     let mut out = String::new();
     out.push_str(&end_of_test_summary(&report, &summary));
     if !thresholds.is_empty() {
@@ -239,53 +239,9 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
     Ok(Outcome { run_id: id, exit })
 }
 
-/// Scans a run and judges `thresholds` over it (as `slo check` does).
-fn analyze(store: &LocalStore, meta: &RunMeta, thresholds: &[MetricThresholds]) -> anyhow::Result<CheckReport> {
-    let plan = slo_analyze::Plan::for_run(meta, thresholds, &[], Options::default());
-    let mut analysis = Analysis::new(plan).exit_with(Exit::InvalidInput)?;
-    store_result(store.scan(meta, &ScanOptions::default(), &mut |m: &str, t: i64, v: f64, tags: &dyn TagLookup| {
-        analysis.push(m, t, v, tags)
-    }))
-    .with_context(|| format!("reading run {} back", meta.id))?;
-    Ok(analysis.finish())
-}
-
-/// k6's end-of-test summary: one line per metric, trend statistics in k6's default
-/// `summaryTrendStats` (avg, min, med, max, p(90), p(95)), counters with their rate per
-/// second, rates as a percentage with k6's ✓/✗ counts, gauges with min and max.
+/// k6's end-of-test summary of the run just recorded, then its totals.
 fn end_of_test_summary(r: &CheckReport, s: &Summary) -> String {
-    let fmt = |v: Option<f64>, u: Unit| v.map(|x| slo_report::format_value(x, u)).unwrap_or_else(|| "-".into());
-    let mut out = String::new();
-    let width = r.metrics.keys().map(|k| k.chars().count()).max().unwrap_or(10) + 3;
-    for (name, m) in &r.metrics {
-        let detail = match m {
-            MetricSummary::Trend(t) if t.count == 0 => continue,
-            MetricSummary::Trend(t) => format!(
-                "avg={} min={} med={} max={} p(90)={} p(95)={}",
-                fmt(t.avg, t.unit),
-                fmt(t.min, t.unit),
-                fmt(t.med, t.unit),
-                fmt(t.max, t.unit),
-                fmt(t.p90, t.unit),
-                fmt(t.p95, t.unit)
-            ),
-            MetricSummary::Rate(x) if x.total == 0 => continue,
-            MetricSummary::Rate(x) => format!(
-                "{:<9} {} out of {}",
-                x.value.map(slo_report::format_percent).unwrap_or_else(|| "-".into()),
-                x.passes,
-                x.total
-            ),
-            MetricSummary::Counter(c) if c.samples == 0 => continue,
-            MetricSummary::Counter(c) => {
-                format!("{:<12} {}", slo_report::format_value(c.count, c.unit), fmt(c.rate, c.rate_unit))
-            }
-            MetricSummary::Gauge(g) if g.samples == 0 => continue,
-            MetricSummary::Gauge(g) => format!("{:<12} min={} max={}", fmt(g.value, g.unit), fmt(g.min, g.unit), fmt(g.max, g.unit)),
-        };
-        let dots = ".".repeat(width.saturating_sub(name.chars().count()));
-        out.push_str(&format!("  {name}{dots}: {detail}\n"));
-    }
+    let mut out = slo_report::render_summary(r);
     out.push_str(&format!(
         "\n  {} requests ({} failed), {} iterations, {} dropped, {} max VUs in {:.1}s{}\n",
         s.requests,

@@ -168,12 +168,12 @@ fn constant_and_ramping_vus_have_plausible_vu_timelines() {
     let it = count(&metrics(&store, "cvus"), "iterations");
     assert!((40.0..=600.0).contains(&it), "{it}");
 
-    // 0 → 6 VUs over 3 s, hold 1 s: one more VU every 0.5 s; the gauge never decreases
+    // 0 → 6 VUs over 3 s, hold 2 s (two gauge readings at 6 even on a loaded machine): one more VU every 0.5 s; the gauge never decreases
     // before the end and reaches 6.
     let f = write(
         &s,
         "rvus.yaml",
-        "scenarios:\n  r:\n    executor: ramping-vus\n    startVUs: 0\n    stages: [{duration: 3s, target: 6}, {duration: 1s, target: 6}]\n    gracefulRampDown: 0s\nflows:\n  - flow:\n      - get: {url: /health}\n      - think: 0.02\n",
+        "scenarios:\n  r:\n    executor: ramping-vus\n    startVUs: 0\n    stages: [{duration: 3s, target: 6}, {duration: 2s, target: 6}]\n    gracefulRampDown: 0s\nflows:\n  - flow:\n      - get: {url: /health}\n      - think: 0.02\n",
     );
     let o = slo_run(&store, &f, &srv.url(), &["--run-id", "rvus"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));

@@ -177,7 +177,7 @@ fn table(r: &CheckReport) -> String {
     }
     if r.thresholds.is_empty() && r.slos.is_empty() {
         out.push_str("nothing to judge: give --config with slos:/--profile, or --k6-options\n\n");
-        out.push_str(&metrics_table(r));
+        out.push_str(&render_summary(r));
         out.push('\n');
     }
     for n in &r.notes {
@@ -187,39 +187,38 @@ fn table(r: &CheckReport) -> String {
     out
 }
 
-/// A k6-like end-of-test summary of every metric.
-fn metrics_table(r: &CheckReport) -> String {
+/// k6's end-of-test summary: one line per metric or sub-metric that has samples, dots up
+/// to a column, then trend statistics (k6's default `summaryTrendStats`: avg, min, med,
+/// max, p(90), p(95)), counters with their rate per second, rates as a percentage with the
+/// counts, gauges with min and max.
+pub fn render_summary(r: &CheckReport) -> String {
     use slo_analyze::MetricSummary as M;
-    let opt = |v: Option<f64>, u: Unit| v.map(|x| format_value(x, u)).unwrap_or_else(|| "-".into());
-    let rows: Vec<Vec<String>> = r
-        .metrics
-        .iter()
-        .map(|(k, m)| {
-            let detail = match m {
-                M::Trend(t) => format!(
-                    "avg={} min={} med={} max={} p(90)={} p(95)={} p(99)={} count={}",
-                    opt(t.avg, t.unit),
-                    opt(t.min, t.unit),
-                    opt(t.med, t.unit),
-                    opt(t.max, t.unit),
-                    opt(t.p90, t.unit),
-                    opt(t.p95, t.unit),
-                    opt(t.p99, t.unit),
-                    t.count
-                ),
-                M::Rate(x) => format!(
-                    "{} ({} of {})",
-                    x.value.map(format_percent).unwrap_or_else(|| "-".into()),
-                    x.passes,
-                    x.total
-                ),
-                M::Counter(c) => format!("{} ({})", format_value(c.count, c.unit), opt(c.rate, c.rate_unit)),
-                M::Gauge(g) => format!("value={} min={} max={}", opt(g.value, g.unit), opt(g.min, g.unit), opt(g.max, g.unit)),
-            };
-            vec![k.clone(), detail]
-        })
-        .collect();
-    columns(&["METRIC", "SUMMARY"], &rows)
+    let fmt = |v: Option<f64>, u: Unit| v.map(|x| format_value(x, u)).unwrap_or_else(|| "-".into());
+    let width = r.metrics.keys().map(|k| k.chars().count()).max().unwrap_or(10) + 3;
+    let mut out = String::new();
+    for (name, m) in &r.metrics {
+        let detail = match m {
+            M::Trend(t) if t.count == 0 => continue,
+            M::Trend(t) => format!(
+                "avg={} min={} med={} max={} p(90)={} p(95)={}",
+                fmt(t.avg, t.unit),
+                fmt(t.min, t.unit),
+                fmt(t.med, t.unit),
+                fmt(t.max, t.unit),
+                fmt(t.p90, t.unit),
+                fmt(t.p95, t.unit)
+            ),
+            M::Rate(x) if x.total == 0 => continue,
+            M::Rate(x) => format!("{:<9} {} out of {}", x.value.map(format_percent).unwrap_or_else(|| "-".into()), x.passes, x.total),
+            M::Counter(c) if c.samples == 0 => continue,
+            M::Counter(c) => format!("{:<12} {}", format_value(c.count, c.unit), fmt(c.rate, c.rate_unit)),
+            M::Gauge(g) if g.samples == 0 => continue,
+            M::Gauge(g) => format!("{:<12} min={} max={}", fmt(g.value, g.unit), fmt(g.min, g.unit), fmt(g.max, g.unit)),
+        };
+        let dots = ".".repeat(width.saturating_sub(name.chars().count()));
+        let _ = writeln!(out, "  {name}{dots}: {detail}");
+    }
+    out
 }
 
 fn markdown(r: &CheckReport) -> String {
