@@ -1,8 +1,10 @@
 //! One module per subcommand; each `run` returns the exit code or an error carrying one.
 
 mod check;
+mod dashboard;
 mod demo;
 mod import;
+mod rules;
 mod run;
 mod runs;
 
@@ -23,6 +25,8 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Runs(a) => runs::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
+        Command::Dashboard(a) => dashboard::run(a),
+        Command::Rules(a) => rules::run(a),
     }
 }
 

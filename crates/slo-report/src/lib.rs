@@ -8,8 +8,11 @@
 //! testcase per threshold and SLO) and [`Format::Markdown`] (for pull-request comments).
 #![deny(missing_docs)]
 
+pub mod charts;
 mod check;
 pub mod fmt;
+pub mod grafana;
+pub mod rules;
 
 pub use check::{render_check, render_summary};
 pub use fmt::{columns, format_number, format_percent, format_seconds, format_value, md_escape, xml_escape};
