@@ -16,6 +16,7 @@ mod json;
 pub mod k6json;
 pub mod layout;
 pub mod local;
+#[cfg(feature = "prometheus")] pub mod prometheus;
 pub mod scan;
 pub mod time;
 
