@@ -577,7 +577,11 @@ fn decide(m: &mut MetricComparison, opts: &CompareOptions) {
         let half = (hi - lo) / 2.0;
         let worse = if m.metric.higher_is_worse() { lo > b } else { hi < -b };
         let better = if m.metric.higher_is_worse() { hi < -b } else { lo > b };
-        let span = format!("{:.0}% interval [{lo:.6}, {hi:.6}] {}", i.level * 100.0, m.unit.symbol());
+        let unit = match m.unit.symbol() {
+            "" => String::new(),
+            u => format!(" {u}"),
+        };
+        let span = format!("{:.0}% interval [{lo:.6}, {hi:.6}]{unit}", i.level * 100.0);
         let significant = match m.p_value_adjusted {
             Some(p) if p >= opts.alpha => Err(p),
             _ => Ok(()),
@@ -863,6 +867,29 @@ mod tests {
         assert_eq!(ChangeVerdict::combine([Improved, Inconclusive]), Inconclusive);
         assert_eq!(ChangeVerdict::combine([Inconclusive, Regressed, Improved]), Regressed);
         assert_eq!(ChangeVerdict::combine([]), Unchanged);
+    }
+
+    #[test]
+    fn empty_side_is_inconclusive_not_a_panic() {
+        let v: Vec<f64> = (0..50).map(|i| i as f64).collect();
+        let e = EndpointInput {
+            name: "GET /x".into(),
+            baseline: Sample { latency_ms: &v, requests: 50, failed_requests: 1, checks: Some(Counts { passes: 50, total: 50 }) },
+            candidate: Sample::default(),
+        };
+        let input = ComparisonInput {
+            baseline: RunSide { id: "a".into(), duration_s: Some(10.0) },
+            candidate: RunSide { id: "b".into(), duration_s: Some(0.0) },
+            overall: None,
+            endpoints: vec![e],
+        };
+        let r = compare(&input, &opts()).unwrap();
+        let ms = &r.endpoints[0].metrics;
+        // No throughput without both durations; checks only when both sides have them.
+        assert_eq!(ms.iter().map(|m| m.metric).collect::<Vec<_>>(), [MetricKind::LatencyMedian, MetricKind::LatencyP95, MetricKind::LatencyP99, MetricKind::ErrorRate]);
+        assert!(ms.iter().all(|m| m.verdict == ChangeVerdict::Inconclusive && m.candidate.is_none()));
+        assert!(ms[0].reason.contains("too few samples: baseline 50, candidate 0"), "{}", ms[0].reason);
+        assert_eq!(r.verdict, ChangeVerdict::Inconclusive);
     }
 
     #[test]
