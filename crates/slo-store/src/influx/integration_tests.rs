@@ -159,7 +159,8 @@ fn real_influxd_10k_points_read_back_identical() {
     // Same points as written; a colliding instant moves to the next free ns of its series
     // (model: a plain set per series; `url` is a field, so not part of the series).
     let mut want_sorted = want.clone();
-    let mut used: HashMap<(String, Vec<(String, String)>), std::collections::HashSet<i64>> = HashMap::new();
+    type SeriesKey = (String, Vec<(String, String)>);
+    let mut used: HashMap<SeriesKey, std::collections::HashSet<i64>> = HashMap::new();
     let mut bumped = 0;
     for p in want_sorted.iter_mut() {
         let key = (p.0.clone(), p.3.iter().filter(|(k, _)| k != "url").cloned().collect::<Vec<_>>());

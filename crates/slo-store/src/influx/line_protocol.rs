@@ -22,7 +22,7 @@
 //! One deviation, for safety: a line feed or carriage return anywhere is written as the two
 //! characters `\n` / `\r` (k6 would break the line and lose the point).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
 
 /// How a tag that is written as a field is typed (k6 `K6_INFLUXDB_TAGS_AS_FIELDS`, `key:int`).
@@ -195,7 +195,7 @@ impl LineEncoder {
             out.push('=');
             escape_key(out, v);
         }
-        let series_hash = fnv1a(out[start..].as_bytes());
+        let series_hash = fnv1a(&out.as_bytes()[start..]);
         out.push(' ');
         self.scratch_fields.push(EXTRA); // the `value` field
         let fkey = |i: usize| -> &str { if i == EXTRA { "value" } else { tags[i].0 } };
@@ -272,7 +272,8 @@ pub struct UniqueTimestamps {
 #[derive(Debug, Default)]
 struct SeriesTimes {
     max: i64,
-    recent: BTreeSet<i64>,
+    /// Timestamps written within the window, ascending (in-order points append at the back).
+    recent: VecDeque<i64>,
 }
 
 impl UniqueTimestamps {
@@ -288,26 +289,33 @@ impl UniqueTimestamps {
         if self.series.len() >= Self::MAX_SERIES && !self.series.contains_key(&series) {
             self.series.clear();
         }
-        let s = self.series.entry(series).or_insert_with(|| SeriesTimes { max: i64::MIN, recent: BTreeSet::new() });
-        let asked = t;
-        let mut t = t;
+        let s = self.series.entry(series).or_insert_with(|| SeriesTimes { max: i64::MIN, recent: VecDeque::new() });
+        if t > s.max {
+            // In order: nothing to check.
+            s.recent.push_back(t);
+            s.max = t;
+            let floor = t.saturating_sub(Self::WINDOW_NS);
+            while s.recent.front().is_some_and(|f| *f < floor) {
+                s.recent.pop_front();
+            }
+            return t;
+        }
         if t < s.max.saturating_sub(Self::WINDOW_NS) {
             return t;
         }
-        while s.recent.contains(&t) {
+        let asked = t;
+        let mut t = t;
+        let mut pos = s.recent.binary_search(&t);
+        while let Ok(i) = pos {
             t = t.saturating_add(1);
+            pos = if s.recent.get(i + 1) == Some(&t) { Ok(i + 1) } else { Err(i + 1) };
         }
-        if t != asked {
-            self.bumped += 1;
-        }
-        s.recent.insert(t);
+        let at = pos.unwrap_or_else(|i| i);
+        s.recent.insert(at, t);
         if t > s.max {
             s.max = t;
-            let floor = s.max.saturating_sub(Self::WINDOW_NS);
-            if s.recent.len() > 64 && s.recent.first().is_some_and(|f| *f < floor) {
-                s.recent = s.recent.split_off(&floor);
-            }
         }
+        self.bumped += u64::from(t != asked);
         t
     }
 

@@ -20,7 +20,9 @@ const CASE06_LINES: &str = include_str!("testdata/case06_captured_lines.txt");
 const CASE06_NDJSON: &str = include_str!("testdata/case06_samples.ndjson");
 
 /// k6's NDJSON points of case 06: (metric, time ns, value, tags in file order).
-fn case06_points() -> Vec<(String, i64, f64, Vec<(String, String)>)> {
+type Case06Point = (String, i64, f64, Vec<(String, String)>);
+
+fn case06_points() -> Vec<Case06Point> {
     let mut out = Vec::new();
     for l in CASE06_NDJSON.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
