@@ -51,6 +51,7 @@
 //! an interval must clear entirely.
 
 pub mod bootstrap;
+pub mod collect;
 pub mod stats;
 
 use serde::Serialize;
