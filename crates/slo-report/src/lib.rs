@@ -10,11 +10,13 @@
 
 pub mod charts;
 mod check;
+pub mod compare;
 pub mod fmt;
 pub mod grafana;
 pub mod rules;
 
 pub use check::{render_check, render_summary};
+pub use compare::render_compare;
 pub use fmt::{columns, format_number, format_percent, format_seconds, format_value, md_escape, xml_escape};
 
 /// Output formats of `slo check`.
