@@ -36,6 +36,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a load test from a scenario file, recording every request as a raw sample.
     Run(RunArgs),
+    /// Compare a candidate run with a baseline, per endpoint, with statistics (exit 1 on a regression).
+    Compare(CompareArgs),
     /// Grafana dashboards generated from slo-config.yaml.
     #[command(subcommand)]
     Dashboard(DashboardCommand),
@@ -186,6 +188,45 @@ pub enum ReportFormat {
     Junit,
     /// Markdown for pull-request comments.
     Markdown,
+}
+
+/// `slo compare`
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference run: `latest`, an id, a unique prefix, or `latest:KEY=VALUE[,KEY=VALUE]`
+    /// (the newest run with those tags, e.g. `latest:branch=main`).
+    #[arg(long, value_name = "RUN")]
+    pub baseline: String,
+    /// The run under judgement (same forms as --baseline).
+    #[arg(long, default_value = "latest", value_name = "RUN")]
+    pub candidate: String,
+    /// slo-config.yaml whose `tolerance` (percent) sets the latency noise tolerance.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also exit 1 when the verdict is inconclusive (strict pipelines).
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    pub fail_on: Option<FailOn>,
+    /// Fewest requests per side and endpoint for a verdict other than inconclusive.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub min_samples: u64,
+    /// Seed of the bootstrap intervals (the same seed gives the same report).
+    #[arg(long, default_value_t = 0x5EED, value_name = "N")]
+    pub seed: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Verdicts `--fail-on` can add to "regressed".
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FailOn {
+    /// Fail when the comparison could not decide.
+    Inconclusive,
 }
 
 /// `slo demo`

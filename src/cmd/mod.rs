@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` returns the exit code or an error carrying one.
 
 mod check;
+mod compare;
 mod dashboard;
 mod demo;
 mod import;
@@ -25,6 +26,7 @@ pub fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Runs(a) => runs::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Dashboard(a) => dashboard::run(a),
         Command::Rules(a) => rules::run(a),
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use slo_analyze::compare::{ChangeVerdict, Comparison, EndpointComparison, MetricComparison, MetricKind};
 use slo_analyze::Unit;
 
-use crate::fmt::{columns, format_number, format_percent, format_value, md_escape, xml_escape};
+use crate::fmt::{columns, format_sig, md_escape, xml_escape};
 use crate::Format;
 
 /// Renders a comparison in `format` (the HTML report is rendered by [`crate::html`]).
@@ -46,18 +46,23 @@ pub fn metric_label(m: MetricKind) -> &'static str {
     }
 }
 
-/// A value in its metric's unit; ratios as percentages.
-pub fn value_text(v: Option<f64>, unit: Unit) -> String {
-    match v {
-        None => "-".into(),
-        Some(x) if unit == Unit::None => format_percent(x),
-        Some(x) => format_value(x, unit),
+/// `v` with `digits` significant digits and its unit; ratios as percentages.
+fn with_unit(v: f64, unit: Unit, digits: i32, ratio_suffix: &str) -> String {
+    match unit {
+        Unit::None => format!("{}{ratio_suffix}", format_sig(v * 100.0, digits)),
+        Unit::Millis => format!("{} ms", format_sig(v, digits)),
+        u => format!("{} {}", format_sig(v, digits), u.symbol()),
     }
 }
 
+/// A value in its metric's unit, 4 significant digits; ratios as percentages.
+pub fn value_text(v: Option<f64>, unit: Unit) -> String {
+    v.map(|x| with_unit(x, unit, 4, "%")).unwrap_or_else(|| "-".into())
+}
+
+/// A signed difference, 3 significant digits; ratio differences in percentage points.
 fn signed(v: f64, unit: Unit) -> String {
-    let s = if unit == Unit::None { format_percent(v.abs()).replace('%', " pp") } else { format_value(v.abs(), unit) };
-    format!("{}{s}", if v < 0.0 { "-" } else { "+" })
+    format!("{}{}", if v < 0.0 { "-" } else { "+" }, with_unit(v.abs(), unit, 3, " pp"))
 }
 
 /// The delta as people read it: `+12.3 ms (+8.1%)`; rates in percentage points.
@@ -65,7 +70,7 @@ pub fn delta_text(m: &MetricComparison) -> String {
     match m.delta {
         None => "-".into(),
         Some(d) => {
-            let pct = m.delta_pct.map(|p| format!(" ({}{}%)", if p < 0.0 { "-" } else { "+" }, format_number(p.abs()))).unwrap_or_default();
+            let pct = m.delta_pct.map(|p| format!(" ({}{:.1}%)", if p < 0.0 { "-" } else { "+" }, p.abs())).unwrap_or_default();
             format!("{}{pct}", signed(d, m.unit))
         }
     }
@@ -122,7 +127,7 @@ fn table(c: &Comparison) -> String {
     let _ = writeln!(
         out,
         "\nmedian: Hodges–Lehmann shift, Moses interval, Mann–Whitney U (Holm-adjusted across endpoints); p(95), p(99): seeded percentile bootstrap; rates: Newcombe interval. Noise tolerance: latency ±{}.",
-        format_percent(c.options.tolerances.latency_p95.relative)
+        format!("{}%", format_sig(c.options.tolerances.latency_p95.relative * 100.0, 3))
     );
     for e in endpoints(c) {
         for m in e.metrics.iter().filter(|m| m.verdict == ChangeVerdict::Regressed) {

@@ -17,6 +17,12 @@ pub fn format_value(v: f64, unit: Unit) -> String {
 /// A number with at most 6 significant digits, trailing zeros trimmed: `123.457`,
 /// `0.00123457`, `1234570` stays `1234570`. Infinities read `inf`, NaN reads `NaN`.
 pub fn format_number(v: f64) -> String {
+    format_sig(v, 6)
+}
+
+/// A number with at most `digits` significant digits (1..=15), trailing zeros trimmed;
+/// integer parts are never rounded away: `format_sig(1234.6, 3)` is `1235`.
+pub fn format_sig(v: f64, digits: i32) -> String {
     if !v.is_finite() {
         return if v.is_nan() { "NaN".into() } else if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
@@ -24,7 +30,7 @@ pub fn format_number(v: f64) -> String {
         return "0".into();
     }
     let mag = v.abs().log10().floor() as i32;
-    let decimals = (5 - mag).clamp(0, 12) as usize;
+    let decimals = (digits - 1 - mag).clamp(0, 12) as usize;
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -130,6 +136,9 @@ mod tests {
         assert_eq!(format_percent(0.99912), "99.912%");
         assert_eq!(format_seconds(5400.0), "1h30m");
         assert_eq!(format_seconds(2.5), "2.5s");
+        assert_eq!(format_sig(2.06151, 3), "2.06");
+        assert_eq!(format_sig(1234.6, 3), "1235");
+        assert_eq!(format_sig(0.000123456, 2), "0.00012");
     }
 
     #[test]

@@ -1,0 +1,106 @@
+//! `slo compare`: a candidate run against a baseline, per endpoint, with statistics.
+
+use anyhow::Context;
+use slo_analyze::compare::collect::{endpoint_inputs, RunData};
+use slo_analyze::compare::{compare, ChangeVerdict, CompareOptions, ComparisonInput, EndpointInput, RunSide, Tolerance};
+use slo_config::load_slo_config;
+use slo_model::{RunMeta, TagLookup};
+use slo_store::{LocalStore, ScanOptions};
+
+use crate::cli::{CompareArgs, FailOn, ReportFormat};
+use crate::cmd::{open_store, store_result, write_output};
+use crate::exit::{Exit, WithExit};
+
+/// Runs `slo compare`.
+pub fn run(a: CompareArgs) -> anyhow::Result<Exit> {
+    let mut opts = CompareOptions { min_samples: a.min_samples, seed: a.seed, ..CompareOptions::default() };
+    if let Some(p) = &a.config {
+        let cfg = load_slo_config(p).exit_with(Exit::InvalidInput)?;
+        opts.tolerances = opts.tolerances.with_latency(Tolerance::relative(cfg.tolerance_percent / 100.0));
+    }
+    let store = open_store(&a.store.store)?;
+    let candidate = resolve(&store, &a.candidate, None).context("--candidate")?;
+    let baseline = resolve(&store, &a.baseline, Some(&candidate.id.0)).context("--baseline")?;
+    if baseline.id == candidate.id {
+        return Err(anyhow::anyhow!("--baseline and --candidate are the same run {}", baseline.id)).exit_with(Exit::InvalidInput);
+    }
+    for w in comparability(&baseline, &candidate) {
+        eprintln!("warning: {w}");
+    }
+    let b = collect(&store, &baseline)?;
+    let c = collect(&store, &candidate)?;
+    let (b_all, c_all) = (b.overall(), c.overall());
+    let input = ComparisonInput {
+        baseline: RunSide { id: baseline.id.0.clone(), duration_s: baseline.duration_s },
+        candidate: RunSide { id: candidate.id.0.clone(), duration_s: candidate.duration_s },
+        overall: Some(EndpointInput { name: "all requests".into(), baseline: b_all.sample(b.checks), candidate: c_all.sample(c.checks) }),
+        endpoints: endpoint_inputs(&b, &c),
+    };
+    let cmp = compare(&input, &opts).exit_with(Exit::InvalidInput)?;
+    let format = match a.format {
+        ReportFormat::Table => slo_report::Format::Table,
+        ReportFormat::Json => slo_report::Format::Json,
+        ReportFormat::Junit => slo_report::Format::Junit,
+        ReportFormat::Markdown => slo_report::Format::Markdown,
+    };
+    write_output(a.output.as_deref(), &slo_report::render_compare(&cmp, format))?;
+    let strict = a.fail_on == Some(FailOn::Inconclusive) && cmp.verdict == ChangeVerdict::Inconclusive;
+    Ok(if cmp.has_regression() || strict { Exit::Failed } else { Exit::Pass })
+}
+
+/// Resolves `latest`, an id, a prefix, or `latest:k=v,...` (the newest run carrying every
+/// tag, other than `exclude`).
+fn resolve(store: &LocalStore, spec: &str, exclude: Option<&str>) -> anyhow::Result<RunMeta> {
+    let Some(query) = spec.strip_prefix("latest:") else {
+        return store_result(store.resolve(spec));
+    };
+    let mut want = Vec::new();
+    for kv in query.split(',') {
+        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("{spec:?}: expected latest:KEY=VALUE[,KEY=VALUE]")).exit_with(Exit::InvalidInput)?;
+        want.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let runs = store_result(store.list_runs())?;
+    runs.into_iter()
+        .rev()
+        .find(|m| Some(m.id.0.as_str()) != exclude && want.iter().all(|(k, v)| m.tags.get(k) == Some(v)))
+        .ok_or_else(|| anyhow::anyhow!("no run with tags {query} in {}", store.dir().display()))
+        .exit_with(Exit::NoData)
+}
+
+/// What makes two runs hard to compare (DESIGN.md: same load profile, completeness,
+/// generator version), as warnings.
+fn comparability(b: &RunMeta, c: &RunMeta) -> Vec<String> {
+    let mut w = Vec::new();
+    // Imports name their scenario after the file, so only slo's own runs are compared by it.
+    if b.origin == "slo run" && b.scenario != c.scenario {
+        w.push(format!("the runs come from different scenarios ({:?} vs {:?})", b.scenario.as_deref().unwrap_or("-"), c.scenario.as_deref().unwrap_or("-")));
+    }
+    if b.origin != c.origin {
+        w.push(format!("the runs come from different tools ({} vs {})", b.origin, c.origin));
+    } else if b.slo_version != c.slo_version {
+        w.push(format!("the runs were recorded by different slo versions ({} vs {})", b.slo_version, c.slo_version));
+    }
+    if let (Some(x), Some(y)) = (b.duration_s, c.duration_s) {
+        if x > 0.0 && ((y - x) / x).abs() > 0.2 {
+            w.push(format!("the run durations differ by more than 20% ({x:.1}s vs {y:.1}s)"));
+        }
+    }
+    for m in [b, c] {
+        if m.status == slo_model::RunStatus::Running {
+            w.push(format!("run {} is incomplete (its recording never ended)", m.id));
+        }
+    }
+    w
+}
+
+fn collect(store: &LocalStore, meta: &RunMeta) -> anyhow::Result<RunData> {
+    let mut data = RunData::default();
+    let scan = ScanOptions {
+        metrics: Some(["http_req_duration", "http_reqs", "http_req_failed", "checks", "vus"].map(String::from).to_vec()),
+        tag_keys: Some(vec!["name".into(), "url".into()]),
+        ..ScanOptions::default()
+    };
+    store_result(store.scan(meta, &scan, &mut |m: &str, t: i64, v: f64, tags: &dyn TagLookup| data.push(m, t, v, tags)))
+        .with_context(|| format!("reading run {}", meta.id))?;
+    Ok(data)
+}
