@@ -12,6 +12,7 @@
 //! | [`endpoint_estimates`] | a statistic (p95) per endpoint with confidence-interval whiskers, one bar per run | ms | endpoint |
 //! | [`traffic_over_time`] | throughput and error rate, one panel each | seconds since start | requests/s; % |
 //! | [`vus_over_time`] | active virtual users | seconds since start | VUs |
+//! | [`delta_intervals`] | change `candidate − baseline` per endpoint with its interval and tolerance band (forest plot) | Δ in the metric's unit | endpoint |
 //! | [`slo_windows`] | one SLO's value per window, coloured by the window's verdict, with the objective | seconds since the range start | the SLO's unit |
 //! | [`budget_burndown`] | remaining error budget of availability/error-rate SLOs | seconds since the range start | % of the budget |
 //!
@@ -23,9 +24,11 @@
 
 use std::ops::Range;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use slo_analyze::compare::ChangeVerdict;
 use slo_analyze::{SloKind, SloResult, Unit, Verdict};
 
 use crate::fmt::{format_number, format_percent, format_seconds};
@@ -320,22 +323,54 @@ fn clean_label(s: &str, max: usize) -> String {
 }
 
 /// Estimated width in px of `s` drawn at plotters size `size` (sans-serif averages
-/// about 0.55 em per character; the SVG font size is `size / 1.24`).
+/// about 0.52 em per character; the SVG font size is `size / 1.24`).
 fn text_width(s: &str, size: f64) -> i32 {
-    (s.chars().count() as f64 * size / 1.24 * 0.56).ceil() as i32
+    (s.chars().count() as f64 * size / 1.24 * 0.52).ceil() as i32
 }
 
 fn finite(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect()
 }
 
-/// Tick label of seconds since start: `0s`, `45s`, `2.5s`, `1m30s`, `2h`.
-fn time_tick(s: &f64) -> String {
-    let s = (*s * 1000.0).round() / 1000.0;
-    if s.abs() < 60.0 {
-        return format!("{}s", format_number(s));
+/// A time axis in the unit that gives round ticks: seconds up to 3 minutes, minutes up
+/// to 3 hours, hours beyond; its end rounded up to a whole tick step (1, 2 or 5 times a
+/// power of ten in that unit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TimeAxis {
+    /// Seconds per axis unit (1, 60, 3600).
+    div: f64,
+    /// Unit shown in the axis description.
+    unit: &'static str,
+    /// End of the axis, in axis units.
+    max: f64,
+}
+
+impl TimeAxis {
+    fn new(max_s: f64) -> TimeAxis {
+        let max_s = if max_s.is_finite() && max_s > 0.0 { max_s } else { 1.0 };
+        let (div, unit) = if max_s >= 3.0 * 3600.0 {
+            (3600.0, "h")
+        } else if max_s >= 180.0 {
+            (60.0, "min")
+        } else {
+            (1.0, "s")
+        };
+        let m = max_s / div;
+        let raw = m / 8.0;
+        let p = 10f64.powf(raw.log10().floor());
+        let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|k| k * p).find(|st| *st >= raw).unwrap_or(10.0 * p);
+        // Round up to the step, but never past a value already at a step boundary.
+        let max = ((m / step) - 1e-9).ceil().max(1.0) * step;
+        TimeAxis { div, unit, max }
     }
-    format_seconds(s.round())
+
+    fn x(&self, seconds: f64) -> f64 {
+        seconds / self.div
+    }
+
+    fn desc(&self, from: &str) -> String {
+        format!("time since {from} ({})", self.unit)
+    }
 }
 
 fn pct_tick(v: &f64) -> String {
@@ -384,7 +419,7 @@ fn entry(label: impl Into<String>, color: RGBColor, mark: Mark) -> LegendEntry {
 fn draw_header(area: &Area, title: &str, entries: &[LegendEntry]) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
     let title_style = (FONT, TITLE_SIZE).into_font().style(FontStyle::Bold).color(&TEXT);
     area.draw(&Text::new(clean_label(title, 110), (12, 8), title_style))?;
-    let label_style = (FONT, LABEL_SIZE).into_font().color(&TEXT);
+    let label_style = (FONT, LABEL_SIZE).into_font().color(&TEXT).pos(Pos::new(HPos::Left, VPos::Center));
     let (w, _) = area.dim_in_pixel();
     let (mut x, mut y) = (14i32, 38i32);
     for e in entries {
@@ -407,7 +442,7 @@ fn draw_header(area: &Area, title: &str, entries: &[LegendEntry]) -> Result<(), 
                 area.draw(&Rectangle::new([(x + 4, y - 7), (x + 20, y + 7)], e.color.filled()))?;
             }
         }
-        area.draw(&Text::new(e.label.clone(), (x + 30, y - 8), label_style.clone()))?;
+        area.draw(&Text::new(e.label.clone(), (x + 30, y), label_style.clone()))?;
         x += need;
     }
     Ok(())
@@ -456,11 +491,11 @@ struct Line<'a> {
     points: &'a [(f64, f64)],
 }
 
-/// One time panel: x = seconds from 0 to `x_max`, y over `y`, grid, axis
+/// One time panel: x = time on `axis` (series in seconds), y over `y`, grid, axis
 /// descriptions, lines.
 fn time_panel(
     area: &Area,
-    x_max: f64,
+    axis: TimeAxis,
     y: Range<f64>,
     y_desc: &str,
     y_fmt: &dyn Fn(&f64) -> String,
@@ -474,10 +509,10 @@ fn time_panel(
         .margin_bottom(4)
         .x_label_area_size(if x_desc { 46 } else { 26 })
         .y_label_area_size(78)
-        .build_cartesian_2d(0f64..x_max, y)?;
+        .build_cartesian_2d(0f64..axis.max, y)?;
     let mut mesh = chart.configure_mesh();
     mesh.y_desc(y_desc)
-        .x_label_formatter(&time_tick)
+        .x_label_formatter(&num_tick)
         .y_label_formatter(y_fmt)
         .x_labels(10)
         .y_labels(6)
@@ -485,13 +520,14 @@ fn time_panel(
         .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
         .bold_line_style(GRID_BOLD)
         .light_line_style(GRID_LIGHT)
+        .max_light_lines(1)
         .axis_style(AXIS);
     if x_desc {
-        mesh.x_desc("time since start");
+        mesh.x_desc(axis.desc("start"));
     }
     mesh.draw()?;
     for l in lines {
-        let pts = finite(l.points);
+        let pts: Vec<(f64, f64)> = finite(l.points).into_iter().map(|(t, v)| (axis.x(t), v)).collect();
         if l.dashed {
             chart.draw_series(DashedLineSeries::new(pts, 7, 5, l.color.stroke_width(2)))?;
         } else {
@@ -501,13 +537,8 @@ fn time_panel(
     Ok(())
 }
 
-fn x_extent<'a>(series: impl IntoIterator<Item = &'a [(f64, f64)]>) -> f64 {
-    let m = series.into_iter().flat_map(|s| s.iter()).map(|p| p.0).filter(|v| v.is_finite()).fold(0.0, f64::max);
-    if m > 0.0 {
-        m
-    } else {
-        1.0
-    }
+fn x_extent<'a>(series: impl IntoIterator<Item = &'a [(f64, f64)]>) -> TimeAxis {
+    TimeAxis::new(series.into_iter().flat_map(|s| s.iter()).map(|p| p.0).filter(|v| v.is_finite()).fold(0.0, f64::max))
 }
 
 fn run_entries<T>(runs: &[Labeled<T>]) -> Vec<LegendEntry> {
@@ -572,7 +603,8 @@ pub fn latency_spectrum(runs: &[Labeled<Vec<(f64, f64)>>]) -> Result<String, Cha
         .collect();
     let any = series.iter().any(|s| !s.is_empty());
     let x_top = series.iter().flat_map(|s| s.iter()).map(|p| p.0).fold(0.0, f64::max);
-    let x_max = x_top.ceil().max(2.0);
+    // End at the data's last percentile (at least 99 %), rounded up to a tenth of a decade.
+    let x_max = ((x_top * 10.0).ceil() / 10.0).max(2.0);
     let y_max = upper(max_of(series.iter().flat_map(|s| s.iter()), |p| p.1));
     svg("latency_spectrum", LEGEND_H + 380, "Latency by percentile (log scale of 1/(1−p))", &run_entries(runs), |area| {
         if !any {
@@ -592,13 +624,14 @@ pub fn latency_spectrum(runs: &[Labeled<Vec<(f64, f64)>>]) -> Result<String, Cha
             .y_desc("latency (ms)")
             .x_label_formatter(&spectrum_tick)
             // One label per decade: plotters picks step 1 when allowed x_max + 1 labels.
-            .x_labels(x_max as usize + 1)
+            .x_labels(x_max.floor() as usize + 1)
             .y_label_formatter(&num_tick)
             .y_labels(6)
             .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
             .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
             .bold_line_style(GRID_BOLD)
             .light_line_style(GRID_LIGHT)
+            .max_light_lines(1)
             .axis_style(AXIS)
             .draw()?;
         for (i, s) in series.iter().enumerate() {
@@ -656,21 +689,11 @@ pub fn endpoint_estimates(rows: &[EndpointEstimates], run_labels: &[&str], stati
             .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
             .bold_line_style(GRID_BOLD)
             .light_line_style(GRID_LIGHT)
+            .max_light_lines(1)
             .axis_style(AXIS)
             .draw()?;
         let band = 0.8 / runs as f64;
-        // Endpoint names right-aligned left of the plot, in pixels of `area`.
-        let (bx, by) = area.get_base_pixel();
-        let name_style = (FONT, LABEL_SIZE).into_font().color(&TEXT).pos(Pos::new(HPos::Right, VPos::Center));
-        for (row, name) in names.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(0.0, (n - 1 - row) as f64 + 0.5));
-            area.draw(&Text::new(name.clone(), (px - bx - 8, py - by), name_style.clone()))?;
-            if row > 0 {
-                let (_, ly) = chart.backend_coord(&(0.0, (n - row) as f64));
-                let (rx, _) = chart.backend_coord(&(x_max, 0.0));
-                area.draw(&PathElement::new(vec![(px - bx, ly - by), (rx - bx, ly - by)], GRID_BOLD.stroke_width(1)))?;
-            }
-        }
+        row_names(area, &chart, &names, (0.0, x_max))?;
         for (row, r) in rows.iter().enumerate() {
             // Row 0 at the top.
             let base = (n - 1 - row) as f64 + 0.9;
@@ -707,6 +730,153 @@ pub fn endpoint_estimates(rows: &[EndpointEstimates], run_labels: &[&str], stati
                 )))?;
             }
         }
+        Ok(())
+    })
+}
+
+/// One endpoint's change for [`delta_intervals`], in one unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeltaRow {
+    /// Endpoint name (or `"all requests"`).
+    pub endpoint: String,
+    /// Estimated change `candidate − baseline`; `None` when it could not be computed.
+    pub delta: Option<f64>,
+    /// Confidence interval of the change `(lower, upper)`.
+    pub interval: Option<(f64, f64)>,
+    /// Half-width of the noise-tolerance band around 0 (same unit, ≥ 0).
+    pub tolerance: f64,
+    /// The comparison's verdict on this change (colours the interval).
+    pub verdict: ChangeVerdict,
+}
+
+fn change_color(v: ChangeVerdict) -> RGBColor {
+    match v {
+        ChangeVerdict::Regressed => FAIL_COLOR,
+        ChangeVerdict::Improved => RGBColor(0x00, 0x72, 0xB2),
+        ChangeVerdict::Unchanged => AXIS,
+        ChangeVerdict::Inconclusive => WARN_COLOR,
+    }
+}
+
+/// Left-aligned row names drawn right-aligned beside the plot of a horizontal chart,
+/// with a separator between rows; row 0 at the top of `0..n`.
+fn row_names<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &ChartContext<DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    names: &[String],
+    x_range: (f64, f64),
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let n = names.len();
+    let (bx, by) = area.get_base_pixel();
+    let style = (FONT, LABEL_SIZE).into_font().color(&TEXT).pos(Pos::new(HPos::Right, VPos::Center));
+    let (lx, _) = chart.backend_coord(&(x_range.0, 0.0));
+    let (rx, _) = chart.backend_coord(&(x_range.1, 0.0));
+    for (row, name) in names.iter().enumerate() {
+        let (_, py) = chart.backend_coord(&(x_range.0, (n - 1 - row) as f64 + 0.5));
+        area.draw(&Text::new(name.clone(), (lx - bx - 8, py - by), style.clone()))?;
+        if row > 0 {
+            let (_, ly) = chart.backend_coord(&(x_range.0, (n - row) as f64));
+            area.draw(&PathElement::new(vec![(lx - bx, ly - by), (rx - bx, ly - by)], GRID_BOLD.stroke_width(1)))?;
+        }
+    }
+    Ok(())
+}
+
+/// Change per endpoint with its confidence interval (a forest plot): x = `candidate −
+/// baseline` in `unit` (ratios as percentage points), a line at 0, each endpoint's
+/// tolerance band shaded grey, the interval as a whisker and the estimate as a dot,
+/// coloured by the verdict (regressed vermillion, improved blue, unchanged grey,
+/// inconclusive orange). `what` names the metric (`"p(95)"`).
+pub fn delta_intervals(rows: &[DeltaRow], what: &str, unit: Unit) -> Result<String, ChartError> {
+    let n = rows.len();
+    let names: Vec<String> = rows.iter().map(|r| clean_label(&r.endpoint, 40)).collect();
+    let label_w = names.iter().map(|s| text_width(s, LABEL_SIZE)).max().unwrap_or(40).clamp(60, 330) + 16;
+    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    for r in rows {
+        let t = if r.tolerance.is_finite() { r.tolerance.abs() } else { 0.0 };
+        for v in [Some(-t), Some(t), r.delta, r.interval.map(|i| i.0), r.interval.map(|i| i.1)].into_iter().flatten() {
+            if v.is_finite() {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+    }
+    if hi - lo <= 0.0 {
+        (lo, hi) = (-1.0, 1.0);
+    }
+    let pad = (hi - lo) * 0.08;
+    let (lo, hi) = (lo - pad, hi + pad);
+    let row_h = 38u32;
+    let height = LEGEND_H + 24 + n.max(1) as u32 * row_h + 60;
+    let entries = vec![
+        entry("regressed", FAIL_COLOR, Mark::Line),
+        entry("improved", change_color(ChangeVerdict::Improved), Mark::Line),
+        entry("unchanged", AXIS, Mark::Line),
+        entry("inconclusive", WARN_COLOR, Mark::Line),
+        entry("tolerance band", NODATA_FILL, Mark::Box),
+    ];
+    let (scale, unit_name) = match unit {
+        Unit::None => (100.0, "percentage points"),
+        u => (1.0, unit_desc(u)),
+    };
+    let what = clean_label(what, 30);
+    let title = format!("Change in {what} by endpoint (candidate − baseline), with confidence intervals");
+    let x_desc = format!("Δ {what} ({unit_name})");
+    let x_fmt = move |v: &f64| num_tick(&(v * scale));
+    svg("delta_intervals", height, &title, &entries, |area| {
+        if n == 0 {
+            return no_data(area, "no endpoints");
+        }
+        let mut chart = ChartBuilder::on(area)
+            .margin_left(10)
+            .margin_right(28)
+            .margin_top(8)
+            .margin_bottom(4)
+            .x_label_area_size(46)
+            .y_label_area_size(label_w as u32)
+            .build_cartesian_2d(lo..hi, 0f64..n as f64)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc.as_str())
+            .x_label_formatter(&x_fmt)
+            .y_labels(0)
+            .x_labels(10)
+            .disable_y_mesh()
+            .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
+            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
+            .bold_line_style(GRID_BOLD)
+            .light_line_style(GRID_LIGHT)
+            .max_light_lines(1)
+            .axis_style(AXIS)
+            .draw()?;
+        row_names(area, &chart, &names, (lo, hi))?;
+        for (row, r) in rows.iter().enumerate() {
+            let mid = (n - 1 - row) as f64 + 0.5;
+            let t = if r.tolerance.is_finite() { r.tolerance.abs() } else { 0.0 };
+            if t > 0.0 {
+                chart.draw_series(std::iter::once(Rectangle::new([(-t, mid - 0.3), (t, mid + 0.3)], NODATA_FILL.filled())))?;
+            }
+            let c = change_color(r.verdict);
+            if let Some((a, b)) = r.interval.filter(|(a, b)| a.is_finite() && b.is_finite()) {
+                let s = c.stroke_width(3);
+                chart.draw_series(std::iter::once(PathElement::new(vec![(a, mid), (b, mid)], s)))?;
+                chart.draw_series(std::iter::once(PathElement::new(vec![(a, mid - 0.18), (a, mid + 0.18)], s)))?;
+                chart.draw_series(std::iter::once(PathElement::new(vec![(b, mid - 0.18), (b, mid + 0.18)], s)))?;
+            }
+            match r.delta.filter(|d| d.is_finite()) {
+                Some(d) => {
+                    chart.draw_series(std::iter::once(Circle::new((d, mid), 5, c.filled())))?;
+                }
+                None => {
+                    chart.draw_series(std::iter::once(Text::new(
+                        "no estimate",
+                        (lo + (hi - lo) * 0.01, mid),
+                        (FONT, LABEL_SIZE * 0.85).into_font().color(&AXIS).pos(Pos::new(HPos::Left, VPos::Center)),
+                    )))?;
+                }
+            }
+        }
+        chart.draw_series(std::iter::once(PathElement::new(vec![(0.0, 0.0), (0.0, n as f64)], TEXT.stroke_width(1))))?;
         Ok(())
     })
 }
@@ -782,6 +952,7 @@ pub fn slo_windows(slo: &SloWindows) -> Result<String, ChartError> {
         (0.0, if slo.unit == Unit::None { hi.min(1.0) } else { hi })
     };
     let range = slo.range_s.max(slo.windows.last().map_or(0.0, |w| w.end_s)).max(1e-3);
+    let axis = TimeAxis::new(range);
     let objective = format!(
         "objective {} {}",
         if slo.objective_is_minimum { "≥" } else { "≤" },
@@ -807,12 +978,12 @@ pub fn slo_windows(slo: &SloWindows) -> Result<String, ChartError> {
             .margin_bottom(4)
             .x_label_area_size(46)
             .y_label_area_size(78)
-            .build_cartesian_2d(0f64..range, lo..hi)?;
+            .build_cartesian_2d(0f64..axis.max, lo..hi)?;
         chart
             .configure_mesh()
-            .x_desc("time since range start")
+            .x_desc(axis.desc("range start"))
             .y_desc(y_desc.as_str())
-            .x_label_formatter(&time_tick)
+            .x_label_formatter(&num_tick)
             .y_label_formatter(fmt)
             .x_labels(10)
             .y_labels(6)
@@ -821,21 +992,22 @@ pub fn slo_windows(slo: &SloWindows) -> Result<String, ChartError> {
             .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
             .bold_line_style(GRID_BOLD)
             .light_line_style(GRID_LIGHT)
+            .max_light_lines(1)
             .axis_style(AXIS)
             .draw()?;
         // Plot width ≈ CHART_WIDTH minus label area and margins; leave a 1 px gap between
         // bars when a window is wider than 4 px.
-        let px_per_s = (CHART_WIDTH as f64 - 116.0) / range;
+        let px_per_s = (CHART_WIDTH as f64 - 116.0) / (axis.max * axis.div);
         let gap = if slo.windows.iter().all(|w| (w.end_s - w.start_s) * px_per_s > 4.0) { 1.0 / px_per_s } else { 0.0 };
         chart.draw_series(slo.windows.iter().map(|w| {
-            let (x0, x1) = (w.start_s + gap, (w.end_s - gap).max(w.start_s + gap));
+            let (x0, x1) = (axis.x(w.start_s + gap), axis.x((w.end_s - gap).max(w.start_s + gap)));
             match w.value.filter(|v| v.is_finite()) {
                 Some(v) => Rectangle::new([(x0, lo), (x1, v.clamp(lo, hi))], verdict_color(w.verdict).filled()),
                 None => Rectangle::new([(x0, lo), (x1, hi)], NODATA_FILL.filled()),
             }
         }))?;
         chart.draw_series(DashedLineSeries::new(
-            vec![(0.0, slo.objective), (range, slo.objective)],
+            vec![(0.0, slo.objective), (axis.x(range), slo.objective)],
             8,
             5,
             TEXT.stroke_width(2),
@@ -856,6 +1028,7 @@ pub fn budget_burndown(slos: &[BurnDown], range_s: f64) -> Result<String, ChartE
         .filter(|v| v.is_finite())
         .fold(if range_s.is_finite() { range_s } else { 0.0 }, f64::max)
         .max(1e-3);
+    let axis = TimeAxis::new(range);
     let lowest = slos.iter().flat_map(|b| b.points.iter()).map(|p| p.1).filter(|v| v.is_finite()).fold(0.0, f64::min);
     let lo = if lowest < 0.0 { lowest - 0.1 * (1.0 - lowest) } else { -0.1 };
     let mut entries: Vec<LegendEntry> = slos.iter().enumerate().map(|(i, b)| entry(b.label.clone(), run_color(i), Mark::Line)).collect();
@@ -871,12 +1044,12 @@ pub fn budget_burndown(slos: &[BurnDown], range_s: f64) -> Result<String, ChartE
             .margin_bottom(4)
             .x_label_area_size(46)
             .y_label_area_size(78)
-            .build_cartesian_2d(0f64..range, lo..1.08)?;
+            .build_cartesian_2d(0f64..axis.max, lo..1.08)?;
         chart
             .configure_mesh()
-            .x_desc("time since range start")
+            .x_desc(axis.desc("range start"))
             .y_desc("budget remaining (%)")
-            .x_label_formatter(&time_tick)
+            .x_label_formatter(&num_tick)
             .y_label_formatter(&pct_tick)
             .x_labels(10)
             .y_labels(8)
@@ -884,12 +1057,14 @@ pub fn budget_burndown(slos: &[BurnDown], range_s: f64) -> Result<String, ChartE
             .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
             .bold_line_style(GRID_BOLD)
             .light_line_style(GRID_LIGHT)
+            .max_light_lines(1)
             .axis_style(AXIS)
             .draw()?;
-        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (range, 0.0)], AXIS.stroke_width(1)))?;
-        chart.draw_series(DashedLineSeries::new(vec![(0.0, 1.0), (range, 0.0)], 7, 5, NODATA_COLOR.stroke_width(2)))?;
+        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (axis.max, 0.0)], AXIS.stroke_width(1)))?;
+        chart.draw_series(DashedLineSeries::new(vec![(0.0, 1.0), (axis.x(range), 0.0)], 7, 5, NODATA_COLOR.stroke_width(2)))?;
         for (i, b) in slos.iter().enumerate() {
-            chart.draw_series(LineSeries::new(finite(&b.points), run_color(i).stroke_width(3)))?;
+            let pts: Vec<(f64, f64)> = finite(&b.points).into_iter().map(|(t, v)| (axis.x(t), v)).collect();
+            chart.draw_series(LineSeries::new(pts, run_color(i).stroke_width(3)))?;
         }
         Ok(())
     })
@@ -928,10 +1103,13 @@ mod tests {
 
     #[test]
     fn ticks_read_as_durations_and_percentages() {
-        assert_eq!(time_tick(&0.0), "0s");
-        assert_eq!(time_tick(&2.5), "2.5s");
-        assert_eq!(time_tick(&90.0), "1m30s");
-        assert_eq!(time_tick(&(0.1 + 0.2)), "0.3s");
+        // 570 s → minutes, step 2 (9.5/8 → 2), end 10 min; 45 s → seconds, step 10, end 50;
+        // 5 h → hours, step 1, end 5 (by hand).
+        assert_eq!(TimeAxis::new(570.0), TimeAxis { div: 60.0, unit: "min", max: 10.0 });
+        assert_eq!(TimeAxis::new(45.0), TimeAxis { div: 1.0, unit: "s", max: 50.0 });
+        assert_eq!(TimeAxis::new(5.0 * 3600.0), TimeAxis { div: 3600.0, unit: "h", max: 5.0 });
+        assert_eq!(TimeAxis::new(600.0).max, 10.0);
+        assert_eq!(num_tick(&(0.1 + 0.2)), "0.3");
         assert_eq!(pct_tick(&0.999), "99.9%");
         assert_eq!(pct_tick(&-0.5), "-50%");
     }

@@ -12,6 +12,7 @@ pub mod charts;
 mod check;
 pub mod compare;
 pub mod fmt;
+pub mod html;
 pub mod grafana;
 pub mod rules;
 
