@@ -3,5 +3,6 @@
 mod cases;
 mod cli;
 mod conformance;
+mod exports;
 mod run;
 mod util;
