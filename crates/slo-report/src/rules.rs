@@ -468,7 +468,7 @@ pub fn rule_groups(plan: &RulesPlan) -> Vec<RuleGroup> {
     for slo in &plan.slos {
         let sel = format!("{{{},{}}}", label_matcher("service", &plan.service), label_matcher("slo", &slo.name));
         let base = vec![("service".to_string(), plan.service.clone()), ("slo".to_string(), slo.name.clone())];
-        let alert_base = vec![
+        let alert_base = [
             ("service".to_string(), template_escape(&plan.service)),
             ("slo".to_string(), template_escape(&slo.name)),
         ];

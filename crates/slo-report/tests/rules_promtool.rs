@@ -157,8 +157,8 @@ fn seed_loads(plan: &RulesPlan) -> Vec<Load> {
                 // boundaries must not increase with the boundary.
                 let (failed, slower) = match slo.sli {
                     Sli::ErrorRatio => (r, vec![(0.1, 0.2), (0.5, 0.01), (1.0, 0.001)]),
-                    Sli::Latency { le_seconds, .. } if le_seconds == 0.1 => (0.0, vec![(0.1, r), (0.5, 0.01), (1.0, 0.001)]),
-                    Sli::Latency { le_seconds, .. } if le_seconds == 0.5 => (0.0, vec![(0.1, 0.2), (0.5, r), (1.0, 0.001)]),
+                    Sli::Latency { le_seconds: 0.1, .. } => (0.0, vec![(0.1, r), (0.5, 0.01), (1.0, 0.001)]),
+                    Sli::Latency { le_seconds: 0.5, .. } => (0.0, vec![(0.1, 0.2), (0.5, r), (1.0, 0.001)]),
                     Sli::Latency { .. } => (0.0, vec![(0.1, 0.2), (0.5, 0.02), (1.0, r)]),
                     Sli::Throughput { .. } => unreachable!(),
                 };
