@@ -39,8 +39,10 @@
 //!    `detectable_effect` (the interval's half-width) says how small a change the data
 //!    could have resolved.
 //!
-//! An endpoint's verdict and the run's verdict combine their parts with the precedence
-//! regressed > inconclusive > improved > unchanged ([`ChangeVerdict::combine`]).
+//! An endpoint's verdict follows [`endpoint_verdict`]: regressed if any metric regressed,
+//! else improved if any improved, else unchanged when its median latency and error rate
+//! are unchanged, else inconclusive. The run's verdict combines the endpoints' with the
+//! precedence regressed > inconclusive > improved > unchanged ([`ChangeVerdict::combine`]).
 //!
 //! # Multiple testing
 //!
@@ -329,6 +331,28 @@ impl ChangeVerdict {
     }
 }
 
+/// An endpoint's verdict from its metrics' (module docs, "Verdict rules"): regressed
+/// when any metric regressed; else improved when any improved; else unchanged when the
+/// primary metrics — median latency and error rate — are unchanged (the tail
+/// percentiles' wide intervals alone do not make an endpoint inconclusive; a tail that
+/// clears the band still makes it regressed or improved); else inconclusive.
+pub fn endpoint_verdict(metrics: &[MetricComparison]) -> ChangeVerdict {
+    let any = |v: ChangeVerdict| metrics.iter().any(|m| m.verdict == v);
+    if any(ChangeVerdict::Regressed) {
+        return ChangeVerdict::Regressed;
+    }
+    if any(ChangeVerdict::Improved) {
+        return ChangeVerdict::Improved;
+    }
+    let primary: Vec<&MetricComparison> =
+        metrics.iter().filter(|m| matches!(m.metric, MetricKind::LatencyMedian | MetricKind::ErrorRate)).collect();
+    if !primary.is_empty() && primary.iter().all(|m| m.verdict == ChangeVerdict::Unchanged) {
+        ChangeVerdict::Unchanged
+    } else {
+        ChangeVerdict::Inconclusive
+    }
+}
+
 /// Which metric a [`MetricComparison`] is about. Serialized in snake case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -451,7 +475,7 @@ pub struct MetricComparison {
 pub struct EndpointComparison {
     /// The `name` tag value (or the whole-run label).
     pub name: String,
-    /// [`ChangeVerdict::combine`] of the metrics' verdicts.
+    /// [`endpoint_verdict`] of the metrics' verdicts.
     pub verdict: ChangeVerdict,
     /// One entry per metric, in the order of [`MetricKind`]; throughput only when both
     /// run durations are known, checks only when both sides have checks.
@@ -755,7 +779,7 @@ fn finish_endpoint(name: String, mut metrics: Vec<MetricComparison>, opts: &Comp
             ChangeVerdict::Inconclusive => tally.inconclusive += 1,
         }
     }
-    EndpointComparison { name, verdict: ChangeVerdict::combine(metrics.iter().map(|m| m.verdict)), metrics }
+    EndpointComparison { name, verdict: endpoint_verdict(&metrics), metrics }
 }
 
 /// Compares a candidate run with a baseline run: every metric of the module table, for
@@ -839,6 +863,25 @@ mod tests {
         );
         decide(&mut m, &opts());
         m
+    }
+
+    #[test]
+    fn endpoint_verdict_follows_median_and_errors_and_any_clear_change() {
+        use ChangeVerdict::*;
+        // Median and error rate well inside ±5 % (the band of a baseline of 100); p(99) straddles it.
+        let median = one(MetricKind::LatencyMedian, (-1.0, 1.0), Some(0.5), 1000);
+        let errors = one(MetricKind::ErrorRate, (-1.0, 1.0), None, 1000);
+        let p99 = one(MetricKind::LatencyP99, (-2.0, 20.0), None, 1000);
+        assert_eq!((median.verdict, errors.verdict, p99.verdict), (Unchanged, Unchanged, Inconclusive));
+        assert_eq!(endpoint_verdict(&[median.clone(), errors.clone(), p99.clone()]), Unchanged);
+        // A tail that clears the band on the worse side makes the endpoint regressed.
+        let p99_up = one(MetricKind::LatencyP99, (10.0, 20.0), None, 1000);
+        assert_eq!(p99_up.verdict, Regressed);
+        assert_eq!(endpoint_verdict(&[median.clone(), errors.clone(), p99_up]), Regressed);
+        // A straddling median leaves the endpoint inconclusive.
+        let median_wide = one(MetricKind::LatencyMedian, (-1.0, 9.0), Some(0.5), 1000);
+        assert_eq!(endpoint_verdict(&[median_wide, errors, p99]), Inconclusive);
+        assert_eq!(endpoint_verdict(&[]), Inconclusive);
     }
 
     #[test]
