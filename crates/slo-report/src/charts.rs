@@ -526,15 +526,27 @@ fn time_panel(
         mesh.x_desc(axis.desc("start"));
     }
     mesh.draw()?;
-    for l in lines {
+    for (i, l) in lines.iter().enumerate() {
         let pts: Vec<(f64, f64)> = finite(l.points).into_iter().map(|(t, v)| (axis.x(t), v)).collect();
+        let style = l.color.stroke_width(line_width(i, lines.len()));
         if l.dashed {
-            chart.draw_series(DashedLineSeries::new(pts, 7, 5, l.color.stroke_width(2)))?;
+            chart.draw_series(DashedLineSeries::new(pts, 7, 5, style))?;
         } else {
-            chart.draw_series(LineSeries::new(pts, l.color.stroke_width(2)))?;
+            chart.draw_series(LineSeries::new(pts, style))?;
         }
     }
     Ok(())
+}
+
+/// Stroke width of run `i` of `n`: with several runs the first is drawn widest and
+/// later ones narrower on top, so a run that coincides with another still shows both
+/// colours.
+fn line_width(i: usize, n: usize) -> u32 {
+    if n > 1 && i == 0 {
+        4
+    } else {
+        2
+    }
 }
 
 fn x_extent<'a>(series: impl IntoIterator<Item = &'a [(f64, f64)]>) -> TimeAxis {
@@ -550,7 +562,8 @@ fn run_entries<T>(runs: &[Labeled<T>]) -> Vec<LegendEntry> {
 /// top). Both runs share each panel's axes so a shift reads directly.
 pub fn latency_over_time(runs: &[Labeled<LatencyPercentiles>]) -> Result<String, ChartError> {
     const PANEL_H: u32 = 200;
-    let panels: [(&str, fn(&LatencyPercentiles) -> &TimeSeries); 3] =
+    type Pick = fn(&LatencyPercentiles) -> &TimeSeries;
+    let panels: [(&str, Pick); 3] =
         [("p50 (ms)", |l| &l.p50), ("p95 (ms)", |l| &l.p95), ("p99 (ms)", |l| &l.p99)];
     let x_max = x_extent(runs.iter().flat_map(|r| [&r.data.p50[..], &r.data.p95[..], &r.data.p99[..]]));
     let any = runs.iter().any(|r| !finite(&r.data.p50).is_empty() || !finite(&r.data.p95).is_empty() || !finite(&r.data.p99).is_empty());
@@ -635,7 +648,7 @@ pub fn latency_spectrum(runs: &[Labeled<Vec<(f64, f64)>>]) -> Result<String, Cha
             .axis_style(AXIS)
             .draw()?;
         for (i, s) in series.iter().enumerate() {
-            chart.draw_series(LineSeries::new(s.iter().copied(), run_color(i).stroke_width(2)))?;
+            chart.draw_series(LineSeries::new(s.iter().copied(), run_color(i).stroke_width(line_width(i, series.len()))))?;
         }
         Ok(())
     })
@@ -661,11 +674,16 @@ pub fn endpoint_estimates(rows: &[EndpointEstimates], run_labels: &[&str], stati
     let x_max = if x_hi > 0.0 { x_hi * 1.15 } else { 1.0 };
     let row_h = (runs as u32 * 20 + 14).max(34);
     let height = LEGEND_H + 24 + n.max(1) as u32 * row_h + 60;
+    let any_interval = rows.iter().flat_map(|r| r.values.iter().flatten()).any(|e| e.interval.is_some());
     let entries: Vec<LegendEntry> = (0..runs)
         .map(|i| entry(run_labels.get(i).copied().unwrap_or("run").to_string(), run_color(i), Mark::Box))
-        .chain(std::iter::once(entry("confidence interval", TEXT, Mark::Line)))
+        .chain(any_interval.then(|| entry("confidence interval", TEXT, Mark::Line)))
         .collect();
-    let title = format!("{} by endpoint, with confidence intervals", clean_label(statistic, 20));
+    let title = if any_interval {
+        format!("{} by endpoint, with confidence intervals", clean_label(statistic, 20))
+    } else {
+        format!("{} by endpoint", clean_label(statistic, 20))
+    };
     svg("endpoint_estimates", height, &title, &entries, |area| {
         if n == 0 {
             return no_data(area, "no endpoints");
@@ -897,7 +915,7 @@ pub fn traffic_over_time(runs: &[Labeled<Traffic>]) -> Result<String, ChartError
             runs.iter().enumerate().map(|(i, r)| Line { color: run_color(i), dashed: false, points: &r.data.throughput }).collect();
         time_panel(&top, x_max, 0.0..t_max, "requests/s", &num_tick, &lines, false)?;
         // At least 1 % tall so a clean run's flat 0 % line sits on a readable axis.
-        let e_max = upper(max_of(runs.iter().flat_map(|r| r.data.error_rate.iter()), |p| p.1)).max(0.01).min(1.0);
+        let e_max = upper(max_of(runs.iter().flat_map(|r| r.data.error_rate.iter()), |p| p.1)).clamp(0.01, 1.0);
         let lines: Vec<Line> =
             runs.iter().enumerate().map(|(i, r)| Line { color: run_color(i), dashed: false, points: &r.data.error_rate }).collect();
         time_panel(&bottom, x_max, 0.0..e_max, "errors (% of requests)", &pct_tick, &lines, true)

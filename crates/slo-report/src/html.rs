@@ -53,7 +53,7 @@ h1{font-size:22px;margin:0 0 4px;font-weight:650}
 h2{font-size:18px;margin:28px 0 10px;padding-bottom:4px;border-bottom:2px solid var(--line)}
 h3{font-size:15px;margin:18px 0 6px}
 p{margin:6px 0}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:.9em;overflow-wrap:anywhere}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:.9em;overflow-wrap:break-word}
 .verdict{display:flex;gap:20px;align-items:center;border:2px solid var(--c);border-left-width:10px;border-radius:10px;padding:14px 18px;background:var(--bg)}
 .verdict .badge{flex:none;font-weight:800;font-size:26px;letter-spacing:.04em;color:#fff;background:var(--c);border-radius:8px;padding:6px 14px}
 .verdict .sub{color:var(--muted)}
@@ -245,6 +245,23 @@ fn slo_detail(s: &SloResult) -> String {
     parts.join("; ")
 }
 
+/// A metric key escaped, with line-break opportunities before `{` and after each `,`
+/// and `:` of its tag filter, so long sub-metric keys wrap between tags, not inside
+/// words.
+fn key_html(k: &str) -> String {
+    let mut out = String::with_capacity(k.len() + 16);
+    for c in k.chars() {
+        if c == '{' {
+            out.push_str("<wbr>");
+        }
+        out.push_str(&esc(c.encode_utf8(&mut [0; 4])));
+        if c == ',' || c == ':' {
+            out.push_str("<wbr>");
+        }
+    }
+    out
+}
+
 fn status_cell(v: Verdict) -> String {
     format!("<td class=\"st s-{}\">{}</td>", verdict_class(v), v.label())
 }
@@ -276,7 +293,7 @@ fn check_tables(out: &mut String, r: &CheckReport) {
                 out,
                 "<tr>{}<td><code>{}</code></td><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 status_cell(t.verdict),
-                esc(&t.metric_key),
+                key_html(&t.metric_key),
                 esc(&t.expression),
                 esc(&t_observed(t)),
                 esc(&t_margin(t)),
@@ -298,7 +315,7 @@ fn check_tables(out: &mut String, r: &CheckReport) {
                 "<tr>{}<td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 status_cell(s.verdict),
                 esc(&s.name),
-                esc(&s.metric_key),
+                key_html(&s.metric_key),
                 esc(&window),
                 esc(&slo_observed(s)),
                 esc(&slo_objective(s)),
@@ -316,7 +333,7 @@ fn check_tables(out: &mut String, r: &CheckReport) {
     if !trends.is_empty() {
         out.push_str("<h2>Latency and other trends</h2>\n<div class=\"wrap\"><table>\n<thead><tr><th>Metric</th><th class=\"num\">Count</th><th class=\"num\">avg</th><th class=\"num\">min</th><th class=\"num\">med</th><th class=\"num\">p(90)</th><th class=\"num\">p(95)</th><th class=\"num\">p(99)</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n");
         for (k, t) in trends {
-            let _ = write!(out, "<tr><td><code>{}</code></td><td class=\"num\">{}</td>", esc(k), t.count);
+            let _ = write!(out, "<tr><td><code>{}</code></td><td class=\"num\">{}</td>", key_html(k), t.count);
             for v in [t.avg, t.min, t.med, t.p90, t.p95, t.p99, t.max] {
                 let _ = write!(out, "<td class=\"num\">{}</td>", esc(&opt_value(v, t.unit)));
             }
@@ -341,7 +358,7 @@ fn check_tables(out: &mut String, r: &CheckReport) {
             let _ = writeln!(
                 out,
                 "<tr><td><code>{}</code></td><td>{kind}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                esc(k),
+                key_html(k),
                 esc(&value),
                 esc(&detail)
             );
@@ -380,11 +397,11 @@ pub fn render_check_html(report: &CheckReport, charts: &crate::charts::CheckChar
     let r = report;
     let mut out = String::with_capacity(64 * 1024);
     head(&mut out, &format!("slo check: {} — run {}", r.verdict.label(), r.run.id));
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<header class=\"verdict v-{cls}\"><div class=\"badge\">{label}</div><div><h1>slo check — run <code>{id}</code></h1>\
          <p>{pass} pass, {warn} warn, {fail} fail, {nodata} no data · exit code {code}</p>\
-         <p class=\"sub\">{start} → {end} ({span}){nd}</p></div></header>\n",
+         <p class=\"sub\">{start} → {end} ({span}){nd}</p></div></header>",
         cls = verdict_class(r.verdict),
         label = r.verdict.label(),
         id = esc(&r.run.id),
@@ -607,11 +624,11 @@ pub fn render_compare_html(cmp: &ComparisonView, charts: &CompareCharts) -> Stri
     let mut out = String::with_capacity(64 * 1024);
     head(&mut out, &format!("slo compare: {} — {} vs {}", c.verdict.label(), c.candidate.id, c.baseline.id));
     let level = format_percent(1.0 - c.options.alpha);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<header class=\"verdict v-{cls}\"><div class=\"badge\">{label}</div><div><h1>slo compare — candidate <code>{cand}</code> vs baseline <code>{base}</code></h1>\
          <p>{reg} regressed, {imp} improved, {unch} unchanged, {inc} inconclusive metrics</p>\
-         <p class=\"sub\">{level} confidence intervals of candidate − baseline; at least {min} samples per side; p-values {mt}-adjusted across endpoints</p></div></header>\n",
+         <p class=\"sub\">{level} confidence intervals of candidate − baseline; at least {min} samples per side; p-values {mt}-adjusted across endpoints</p></div></header>",
         cls = change_class(c.verdict),
         label = c.verdict.label(),
         cand = esc(&c.candidate.id),
@@ -710,7 +727,8 @@ pub fn render_compare_html(cmp: &ComparisonView, charts: &CompareCharts) -> Stri
             c.candidate.duration_s.map(format_seconds).unwrap_or_else(|| "unknown".into()),
         ),
     ];
-    let fields: [(&str, &dyn Fn(&RunInfo) -> String); 7] = [
+    type Field<'f> = (&'f str, &'f dyn Fn(&RunInfo) -> String);
+    let fields: [Field; 7] = [
         ("origin", &|r| r.origin.clone()),
         ("scenario", &|r| r.scenario.clone().unwrap_or_else(|| "–".into())),
         ("status", &|r| status_label(r.status).into()),
@@ -760,6 +778,11 @@ mod tests {
         assert_eq!(sig(0.00123456, 3), "0.00123");
         assert_eq!(format_p(0.00001), "< 0.0001");
         assert_eq!(format_p(0.04321), "0.0432");
+    }
+
+    #[test]
+    fn metric_keys_break_between_tags_and_stay_escaped() {
+        assert_eq!(key_html("m{a:<b>,c:d}"), "m<wbr>{a:<wbr>&lt;b&gt;,<wbr>c:<wbr>d}");
     }
 
     #[test]

@@ -302,7 +302,7 @@ fn html_escapes_hostile_tag_values_and_ids() {
     assert_inert(&html);
     // The tag value appears as text: in the thresholds table (the metric key) and in
     // the trends table (the sub-metric).
-    assert!(html.contains("http_req_duration{name:&lt;script&gt;alert(1)&lt;/script&gt;}"));
+    assert!(html.contains("http_req_duration<wbr>{name:<wbr>&lt;script&gt;alert(1)&lt;/script&gt;}"));
     assert!(html.contains("availability &quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
     assert!(html.contains("cand-0002&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
 
@@ -325,7 +325,7 @@ fn html_check_report_says_what_the_analysis_found() {
     // The hostile endpoint's latencies are log-normal around 60 ms, so its p(95) (about
     // 60·e^(1.645·0.35) ≈ 107 ms) breaks `p(95)<100`; minute 7 of the run has a 4 %
     // error burst, which breaks the 99.5 % availability SLO in that window.
-    assert!(html.contains(&format!("<header class=\"verdict v-fail\"><div class=\"badge\">FAIL</div>")));
+    assert!(html.contains("<header class=\"verdict v-fail\"><div class=\"badge\">FAIL</div>"));
     let sw = report.slos.iter().find(|s| s.name.starts_with("availability")).unwrap();
     assert_eq!(sw.windows.windows[7].verdict, slo_analyze::Verdict::Fail);
     // Charts: 4 run charts, 3 SLO window charts, 1 burn-down.
@@ -409,6 +409,15 @@ fn html_reports_render_in_chromium() {
     let (view, charts) = compare_fixture();
     let cmp = dir.join("compare.html");
     std::fs::write(&cmp, render_compare_html(&view, &charts)).unwrap();
+    // The README picture: the comparison with the hostile strings swapped for plain
+    // names (text only; chart layout was computed for the longer names).
+    let example = dir.join("compare-example.html");
+    let clean = std::fs::read_to_string(&cmp)
+        .unwrap()
+        .replace(" 0.1.1 &lt;script&gt;alert(1)&lt;/script&gt;", " 0.1.1")
+        .replace("&lt;script&gt;alert(1)&lt;/script&gt;", "checkout")
+        .replace("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;", "");
+    std::fs::write(&example, clean).unwrap();
     let Some(chromium) = chromium() else {
         eprintln!("SKIPPED: chromium is not installed (Debian: apt-get install -y chromium); reports written to {}", dir.display());
         return;
@@ -422,4 +431,8 @@ fn html_reports_render_in_chromium() {
         assert!(bytes.len() > 60_000, "{}: {} bytes, the page looks empty", png.display(), bytes.len());
         eprintln!("screenshot: {} ({} bytes)", png.display(), bytes.len());
     }
+    let png = dir.join("compare-example.png");
+    screenshot(&chromium, &example, &png, 1560);
+    assert!(std::fs::metadata(&png).map(|m| m.len() > 60_000).unwrap_or(false), "{}: no screenshot", png.display());
+    eprintln!("screenshot: {} (tests/fixtures/report-example.png is a copy)", png.display());
 }
