@@ -84,6 +84,17 @@ pub fn interval_text(m: &MetricComparison) -> String {
     }
 }
 
+/// A metric's verdict beside its delta: `[regressed]`, `[improved]`, `[=]` (unchanged),
+/// `[?]` (inconclusive).
+fn short_verdict(v: ChangeVerdict) -> &'static str {
+    match v {
+        ChangeVerdict::Regressed => "[regressed]",
+        ChangeVerdict::Improved => "[improved]",
+        ChangeVerdict::Unchanged => "[=]",
+        ChangeVerdict::Inconclusive => "[?]",
+    }
+}
+
 fn endpoints(c: &Comparison) -> impl Iterator<Item = &EndpointComparison> {
     c.overall.iter().chain(c.endpoints.iter())
 }
@@ -107,6 +118,25 @@ const HEADER: [&str; 8] = ["VERDICT", "ENDPOINT", "METRIC", "BASELINE", "CANDIDA
 fn table(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "slo compare — baseline {} vs candidate {}\n", c.baseline.id, c.candidate.id);
+    out.push_str("ENDPOINTS\n");
+    let delta_of = |e: &EndpointComparison, k: MetricKind| {
+        e.metrics.iter().find(|m| m.metric == k).map(|m| format!("{} {}", delta_text(m), short_verdict(m.verdict))).unwrap_or_else(|| "-".into())
+    };
+    let summary: Vec<Vec<String>> = endpoints(c)
+        .map(|e| {
+            let n = e.metrics.iter().find(|m| m.metric == MetricKind::ErrorRate).map(|m| format!("{}/{}", m.baseline_n, m.candidate_n)).unwrap_or_default();
+            vec![
+                verdict_label(e.verdict).to_string(),
+                e.name.clone(),
+                n,
+                delta_of(e, MetricKind::LatencyMedian),
+                delta_of(e, MetricKind::LatencyP95),
+                delta_of(e, MetricKind::ErrorRate),
+            ]
+        })
+        .collect();
+    out.push_str(&columns(&["VERDICT", "ENDPOINT", "REQUESTS (B/C)", "MEDIAN Δ", "P(95) Δ", "ERROR RATE Δ"], &summary));
+    out.push_str("\nDETAILS\n");
     let rows: Vec<Vec<String>> = endpoints(c)
         .flat_map(|e| {
             e.metrics.iter().map(move |m| {
@@ -126,7 +156,7 @@ fn table(c: &Comparison) -> String {
     out.push_str(&columns(&HEADER, &rows));
     let _ = writeln!(
         out,
-        "\nmedian: Hodges–Lehmann shift, Moses interval, Mann–Whitney U (Holm-adjusted across endpoints); p(95), p(99): seeded percentile bootstrap; rates: Newcombe interval. Noise tolerance: latency ±{}.",
+        "\nmedian: Hodges–Lehmann shift, Moses interval, Mann–Whitney U (Holm-adjusted across endpoints); p(95), p(99): seeded percentile bootstrap; rates: Newcombe interval. Noise tolerance: latency ±{}. An endpoint is unchanged when its median is; [=] unchanged, [?] inconclusive.",
         format!("{}%", format_sig(c.options.tolerances.latency_p95.relative * 100.0, 3))
     );
     for e in endpoints(c) {
