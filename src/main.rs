@@ -1,6 +1,15 @@
 //! `slo`: load generator, sample store and SLO analyzer in one binary. This file only
 //! parses the command line, runs the command and turns its outcome into an exit code.
 
+/// Writes a line to standard error, ignoring a closed stderr (`slo ... 2>&1 | head`):
+/// progress and notes must never crash a run.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod cmd;
 mod exit;
@@ -27,7 +36,7 @@ fn main() -> ExitCode {
             if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("Error: {e:#}");
+            say!("Error: {e:#}");
             ExitCode::from(exit_of(&e).code())
         }
     }

@@ -25,7 +25,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<Exit> {
         return Err(anyhow::anyhow!("--baseline and --candidate are the same run {}", baseline.id)).exit_with(Exit::InvalidInput);
     }
     for w in comparability(&baseline, &candidate) {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
     let b = collect(&store, &baseline)?;
     let c = collect(&store, &candidate)?;

@@ -22,11 +22,11 @@ pub fn run(c: DashboardCommand) -> anyhow::Result<Exit> {
         },
     };
     if a.metrics == DashboardMetrics::K6 && a.datasource == DashboardDatasource::Influxdb {
-        eprintln!("note: --metrics k6 only changes Prometheus dashboards; k6 and slo write the same InfluxDB measurements");
+        say!("note: --metrics k6 only changes Prometheus dashboards; k6 and slo write the same InfluxDB measurements");
     }
     write_output(a.out.as_deref(), render_dashboard(&config, &options).as_bytes())?;
     if let Some(p) = &a.out {
-        eprintln!("wrote {}", p.display());
+        say!("wrote {}", p.display());
     }
     Ok(Exit::Pass)
 }

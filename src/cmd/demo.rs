@@ -41,7 +41,7 @@ fn demo_run(store: &StoreArgs, scenario: &Path, file: &ScenarioFile, profile: Pr
     let server = DemoServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), profile.config())
         .context("starting the demo target on 127.0.0.1")
         .exit_with(Exit::Failed)?;
-    eprintln!("\n== {profile} run: demo target ({profile} profile) at {} ==", server.url());
+    say!("\n== {profile} run: demo target ({profile} profile) at {} ==", server.url());
     let args = RunArgs {
         scenario: scenario.to_path_buf(),
         target: Some(server.url()),
@@ -57,7 +57,7 @@ fn demo_run(store: &StoreArgs, scenario: &Path, file: &ScenarioFile, profile: Pr
     let served = server.stats();
     server.stop().context("stopping the demo target")?;
     let outcome = outcome?;
-    eprintln!("demo target served {} requests", served.total);
+    say!("demo target served {} requests", served.total);
     Ok(outcome)
 }
 
@@ -128,11 +128,11 @@ fn serve(a: DemoServeArgs) -> anyhow::Result<Exit> {
     }
     let cfg = demo_config(&a.profile)?;
     let server = DemoServer::start(a.addr, cfg).with_context(|| format!("listening on {}", a.addr)).exit_with(Exit::InvalidInput)?;
-    eprintln!("demo target ({}) listening on {}; Ctrl-C stops it", a.profile, server.url());
+    say!("demo target ({}) listening on {}; Ctrl-C stops it", a.profile, server.url());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(tokio::signal::ctrl_c()).context("waiting for Ctrl-C")?;
     let stats = server.stats();
     server.stop()?;
-    eprintln!("stopped; {} requests served", stats.total);
+    say!("stopped; {} requests served", stats.total);
     Ok(Exit::Interrupted)
 }

@@ -1,6 +1,5 @@
 //! `slo import k6-json FILE`: k6 NDJSON into the local store as one run.
 
-use anyhow::Context;
 use slo_store::{import_k6_json, ImportOptions};
 
 use crate::cli::{ImportCommand, ImportK6JsonArgs};
@@ -17,10 +16,10 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<Exit> {
 fn k6_json(a: ImportK6JsonArgs) -> anyhow::Result<Exit> {
     let store = open_store(&a.store.store)?;
     let opts = ImportOptions { run_id: a.run_id, tags: a.tags.into_iter().collect(), skip_bad_lines: a.skip_bad_lines };
-    let report = store_result(import_k6_json(&store, &a.file, opts))
-        .with_context(|| format!("importing {}", a.file.display()))?;
+    // The store's errors name the file (and line) already.
+    let report = store_result(import_k6_json(&store, &a.file, opts))?;
     let secs = report.elapsed_s.max(1e-9);
-    eprintln!(
+    say!(
         "imported {} points ({} lines{}) from {} as run {} in {:.2}s ({:.1} M lines/s)",
         report.points,
         report.lines,
@@ -32,8 +31,8 @@ fn k6_json(a: ImportK6JsonArgs) -> anyhow::Result<Exit> {
     );
     if report.skipped_lines > 0 {
         let first: Vec<String> = report.skipped.iter().map(|s| format!("line {}: {}", s.line, s.msg)).collect();
-        eprintln!("skipped {} malformed lines (--skip-bad-lines): {}", report.skipped_lines, first.join("; "));
+        say!("skipped {} malformed lines (--skip-bad-lines): {}", report.skipped_lines, first.join("; "));
     }
-    println!("{}", report.run.id);
+    crate::cmd::write_output(None, format!("{}\n", report.run.id).as_bytes())?;
     Ok(Exit::Pass)
 }

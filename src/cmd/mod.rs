@@ -49,9 +49,12 @@ pub fn store_result<T>(r: Result<T, StoreError>) -> anyhow::Result<T> {
     })
 }
 
-/// Opens the local store named by `--store`.
+/// Opens the local store named by `--store`; a path that is not a directory is a bad flag.
 pub fn open_store(dir: &Path) -> anyhow::Result<LocalStore> {
-    store_result(LocalStore::open(dir)).with_context(|| format!("opening the store --store {}", dir.display()))
+    if dir.exists() && !dir.is_dir() {
+        return Err(anyhow::anyhow!("--store {}: not a directory", dir.display())).exit_with(Exit::InvalidInput);
+    }
+    store_result(LocalStore::open(dir)).with_context(|| format!("--store {}", dir.display()))
 }
 
 /// Scans a stored run and judges `thresholds` and `slos` over it. Only the tag columns
@@ -83,7 +86,8 @@ pub fn analyze_run(
 pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     match path {
         Some(p) if p != Path::new("-") => {
-            std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display())).exit_with(Exit::Failed)
+            // A path that cannot be written is a bad flag (exit 2), named as such.
+            std::fs::write(p, bytes).with_context(|| format!("--output {}", p.display())).exit_with(Exit::InvalidInput)
         }
         _ => {
             let mut out = std::io::stdout().lock();

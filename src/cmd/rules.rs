@@ -19,11 +19,11 @@ pub fn run(c: RulesCommand) -> anyhow::Result<Exit> {
     }
     let (text, warnings) = export_rules(&config, &options).exit_with(Exit::InvalidInput)?;
     for w in &warnings {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
     write_output(a.out.as_deref(), text.as_bytes())?;
     if let Some(p) = &a.out {
-        eprintln!("wrote {}", p.display());
+        say!("wrote {}", p.display());
     }
     Ok(Exit::Pass)
 }

@@ -201,7 +201,7 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
     };
     let folder = store.run_dir(&id);
     if interrupts > 1 {
-        eprintln!("run {id} aborted; {} points kept in {}", meta.points, folder.display());
+        say!("run {id} aborted; {} points kept in {}", meta.points, folder.display());
         return Ok(Outcome { run_id: id, exit: Exit::Interrupted });
     }
 
@@ -501,23 +501,23 @@ impl Live {
         if let Some(b) = &self.bar {
             b.set_message(Self::line(p));
         } else if self.plain && self.tick.get() % 5 == 0 {
-            eprintln!("{}", Self::line(p));
+            say!("{}", Self::line(p));
         }
     }
 
     fn say(&self, msg: &str) {
         match &self.bar {
             Some(b) => b.println(msg),
-            None => eprintln!("{msg}"),
+            None => say!("{msg}"),
         }
     }
 
     fn finish(&self, p: &Progress) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
-            eprintln!("{}", Self::line(p));
+            say!("{}", Self::line(p));
         } else if self.plain {
-            eprintln!("{}", Self::line(p));
+            say!("{}", Self::line(p));
         }
     }
 }

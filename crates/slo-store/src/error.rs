@@ -59,6 +59,15 @@ pub enum StoreError {
         /// What is wrong with the line.
         msg: String,
     },
+    /// An input file that cannot be imported as a whole: missing, unreadable, a truncated
+    /// or corrupt gzip stream, or no k6 sample in it.
+    #[error("{}: {msg}", file.display())]
+    BadInput {
+        /// The input file.
+        file: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
 }
 
 /// The class of an error, which the binary turns into an exit code
@@ -93,7 +102,8 @@ impl StoreError {
             StoreError::AmbiguousRun { .. }
             | StoreError::InvalidRunId(_)
             | StoreError::RunExists(_)
-            | StoreError::BadLine { .. } => ErrorClass::Invalid,
+            | StoreError::BadLine { .. }
+            | StoreError::BadInput { .. } => ErrorClass::Invalid,
         }
     }
 

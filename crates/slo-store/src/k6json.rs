@@ -109,9 +109,10 @@ pub fn import_k6_json(store: &LocalStore, path: &Path, opts: ImportOptions) -> R
             return Err(StoreError::RunExists(id.clone()));
         }
     }
-    let mut file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    let bad_input = |msg: String| StoreError::BadInput { file: path.to_path_buf(), msg };
+    let mut file = File::open(path).map_err(|e| bad_input(format!("cannot open: {e}")))?;
     let mut magic = [0u8; 2];
-    let got = read_full(&mut file, &mut magic).map_err(|e| StoreError::io(path, e))?;
+    let got = read_full(&mut file, &mut magic).map_err(|e| bad_input(format!("cannot read: {e}")))?;
     let gzip = got == 2 && magic == [0x1f, 0x8b];
     let prefix = magic[..got].to_vec();
 
@@ -155,6 +156,12 @@ pub fn import_k6_json(store: &LocalStore, path: &Path, opts: ImportOptions) -> R
         sink.close_part()?;
         merge.finish()
     })?;
+    if summary.points == 0 {
+        return Err(bad_input(format!(
+            "no k6 sample (`\"type\":\"Point\"` line) in {} lines: not the output of `k6 run --out json=FILE`, or a run that recorded nothing",
+            summary.lines
+        )));
+    }
 
     let start = summary.min_t;
     let end = summary.max_t;
@@ -239,6 +246,7 @@ const PARSERS: usize = 2;
 fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, txs: Vec<SyncSender<Result<Chunk, StoreError>>>) {
     let mut carry: Vec<u8> = Vec::new();
     let mut seq = 0u64;
+    let mut total = 0u64;
     loop {
         let tx = &txs[seq as usize % txs.len()];
         let mut buf = Vec::with_capacity(CHUNK.max(carry.len() * 2));
@@ -257,10 +265,12 @@ fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, txs: Vec<SyncSender
                     continue;
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(StoreError::io(path, e)));
+                    let msg = format!("cannot read past byte {total} of the (decompressed) input: {e}; is the file truncated or corrupt?");
+                    let _ = tx.send(Err(StoreError::BadInput { file: path.to_path_buf(), msg }));
                     return;
                 }
             };
+            total += n as u64;
             buf.truncate(len + n);
             if n == 0 {
                 eof = true;
