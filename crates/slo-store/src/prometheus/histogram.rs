@@ -38,17 +38,18 @@ impl BucketLayout {
     pub fn bounds(&self) -> Vec<f64> {
         let ok = self.factor > 1.0 && self.factor.is_finite() && self.min_s > 0.0 && self.max_s.is_finite() && self.max_s >= self.min_s;
         let l = if ok { self.clone() } else { BucketLayout::default() };
-        let mut out: Vec<f64> = Vec::new();
-        let mut x = l.min_s;
-        loop {
-            let r = round_sig4(x);
-            if out.last().is_none_or(|&p| r > p) {
-                out.push(r);
-            }
-            if r >= l.max_s || out.len() > 10_000 {
+        // Each bound is the previous one times the factor, rounded *down* to 4 significant
+        // digits, so no ratio exceeds the factor (the error bound stays factor − 1).
+        let mut out: Vec<f64> = vec![round_sig4(l.min_s)];
+        while let Some(&p) = out.last() {
+            if p >= l.max_s || out.len() > 10_000 {
                 break;
             }
-            x *= l.factor;
+            let mut r = floor_sig4(p * l.factor);
+            if r <= p {
+                r = round_sig4(p * l.factor).max(next_sig4(p));
+            }
+            out.push(r);
         }
         out
     }
@@ -66,6 +67,20 @@ impl BucketLayout {
 /// prints short: `0.000525`, not `0.0005250000000000001`).
 fn round_sig4(x: f64) -> f64 {
     format!("{x:.3e}").parse().unwrap_or(x)
+}
+
+/// `x` rounded down to 4 significant digits (a tiny tolerance keeps exact decimals such as
+/// 0.000525 from dropping a step through binary rounding).
+fn floor_sig4(x: f64) -> f64 {
+    let e = x.log10().floor() as i32 - 3;
+    let m = (x / 10f64.powi(e) * (1.0 + 1e-12)).floor();
+    round_sig4(m * 10f64.powi(e))
+}
+
+/// The next 4-significant-digit decimal above `x`.
+fn next_sig4(x: f64) -> f64 {
+    let e = x.log10().floor() as i32 - 3;
+    round_sig4(x + 10f64.powi(e))
 }
 
 /// The `le` label value of an upper bound: the shortest decimal that reads back as the

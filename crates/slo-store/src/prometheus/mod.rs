@@ -46,7 +46,8 @@
 //! # Quantile error bound
 //!
 //! The classic buckets (`le`) grow by the factor [`BucketLayout::factor`] (default 1.05)
-//! from 0.5 ms to 60 s, bounds rounded to 4 significant digits ([`BucketLayout::bounds`]).
+//! from 0.5 ms to 60 s, each bound the previous one times the factor rounded down to 4
+//! significant digits ([`BucketLayout::bounds`], 246 finite bounds).
 //! `histogram_quantile` (and [`histogram::bucket_quantile`], the same algorithm) interpolates
 //! linearly inside the bucket `(a, b]` that holds the rank `q·count`; the observation of that
 //! rank lies in the same bucket, so the estimate is within `b/a − 1` of it, relative to the
