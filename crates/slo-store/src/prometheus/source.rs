@@ -2,7 +2,9 @@
 //!
 //! - [`PrometheusSource::list_runs`]: the `slo_run_info` registry, plus runs that k6's
 //!   `-o experimental-prometheus-rw` wrote (a `testid` on `k6_http_reqs_total` without a
-//!   registry series; start and end from the first and last `k6_vus` sample).
+//!   registry series; start and end from the first and last `k6_vus` or
+//!   `k6_http_reqs_total` sample, so the start is k6's first push, up to one push
+//!   interval after the test began).
 //! - [`PrometheusSource::run_aggregates`]: what the analyzer needs for a run or a time
 //!   range, overall, per `name` label and per tumbling window: request and failed counts
 //!   (exact: computed here from the raw counter samples with reset handling, not with
@@ -286,9 +288,6 @@ impl PrometheusSource {
                 for s in self.range_samples(&q, chrono::Utc::now().timestamp_millis())? {
                     times.extend(s.1.iter().map(|x| x.0));
                 }
-                if !times.is_empty() {
-                    break;
-                }
             }
             let (Some(&first), Some(&last)) = (times.iter().min(), times.iter().max()) else { continue };
             runs.insert(
@@ -398,8 +397,19 @@ impl PrometheusSource {
         edges.push(sel.to_ms);
         // With a testid the run's series end with it: a final push a few ms after the last
         // point still belongs to the run. Without one, the range is taken as given.
+        // Likewise its counters start at 0 with the run, even if the first push is later
+        // than the recorded start (k6 runs: the start is the first push), so the first edge
+        // is "before any sample".
         let slack = if sel.testid.is_some() { 60_000 } else { 0 };
-        let eval = |i: usize| if i == edges.len() - 1 { edges[i] + slack } else { edges[i] };
+        let eval = |i: usize| {
+            if i == 0 && sel.testid.is_some() {
+                i64::MIN
+            } else if i == edges.len() - 1 {
+                edges[i] + slack
+            } else {
+                edges[i]
+            }
+        };
         let lookback = 5 * 60_000;
         let at = sel.to_ms + slack;
         let range = at - sel.from_ms + lookback;
@@ -432,7 +442,8 @@ impl PrometheusSource {
         let mut bucket_error_bound = None;
         let mut buckets: BTreeMap<String, BTreeMap<u64, (f64, Vec<f64>)>> = BTreeMap::new();
         let bq = format!("sum by (name, le) ({HTTP_REQ_DURATION}_bucket{})", sel.matcher(""));
-        for i in 0..edges.len() {
+        let first = usize::from(sel.testid.is_some()); // edge 0 of a run: all zero
+        for i in first..edges.len() {
             for (l, v) in self.query(&bq, eval(i))? {
                 let Some(le) = l.get("le").and_then(|s| parse_f64(s)) else { continue };
                 let name = l.get("name").cloned().unwrap_or_default();
