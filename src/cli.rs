@@ -110,7 +110,7 @@ pub struct ImportK6JsonArgs {
 pub enum RunsCommand {
     /// List stored runs, oldest first.
     List(RunsListArgs),
-    /// Show one run's metadata and metrics.
+    /// Show one run's metadata, metric catalog and k6-style end-of-test summary.
     Show(RunsShowArgs),
 }
 

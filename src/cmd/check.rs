@@ -39,12 +39,34 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
 
     let store = open_store(&a.store.store)?;
     let meta = store_result(store.resolve(&a.run)).with_context(|| format!("--run {}", a.run))?;
+    if thresholds.is_empty() && slos.is_empty() {
+        // Nothing given: the thresholds the run was recorded with (slo run keeps them),
+        // else refuse — a check that judges nothing must not pass in CI.
+        let own = store.run_dir(&meta.id).join(crate::cmd::RUN_THRESHOLDS_FILE);
+        if !own.exists() {
+            return Err(anyhow::anyhow!(
+                "nothing to judge: run {} has no thresholds of its own; give --config FILE (with slos:) and/or --profile NAME, or --k6-options FILE",
+                meta.id
+            ))
+            .exit_with(Exit::InvalidInput);
+        }
+        thresholds.extend(load_k6_options(&own).exit_with(Exit::InvalidInput)?.thresholds.iter().cloned());
+    }
     let options = Options {
         allow_no_data: a.allow_no_data,
         threshold_window: a.threshold_window,
         min_samples: config.as_ref().and_then(|c| c.min_samples).unwrap_or(0),
     };
-    let report = crate::cmd::analyze_run(&store, &meta, &thresholds, &slos, options)?;
+    let mut report = crate::cmd::analyze_run(&store, &meta, &thresholds, &slos, options)?;
+    if store.run_state(&meta) == slo_store::RunState::Incomplete {
+        report.notes.insert(
+            0,
+            format!(
+                "run {} is incomplete: its recording never ended (was the generator killed?); judged on the {} points recorded",
+                meta.id, report.points.accepted
+            ),
+        );
+    }
 
     let format = match a.format {
         ReportFormat::Table => slo_report::Format::Table,

@@ -82,6 +82,40 @@ pub fn analyze_run(
     Ok(analysis.finish())
 }
 
+/// The file in a run's folder holding the thresholds the run was recorded with, in the
+/// JSON shape `k6 inspect` prints (`{"thresholds": {KEY: [EXPR | {threshold, abortOnFail,
+/// delayAbortEval}]}}`), so that `slo check` judges them again without flags.
+pub const RUN_THRESHOLDS_FILE: &str = "k6-options.json";
+
+/// Saves `thresholds` beside run `id` (see [`RUN_THRESHOLDS_FILE`]); nothing when empty.
+pub fn save_run_thresholds(store: &LocalStore, id: &slo_model::RunId, thresholds: &[slo_config::MetricThresholds]) -> anyhow::Result<()> {
+    if thresholds.is_empty() {
+        return Ok(());
+    }
+    let mut map = serde_json::Map::new();
+    for t in thresholds {
+        let list: Vec<serde_json::Value> = t
+            .thresholds
+            .iter()
+            .map(|th| {
+                if !th.abort_on_fail && th.delay_abort_eval.is_none() {
+                    serde_json::Value::String(th.source.clone())
+                } else {
+                    let mut o = serde_json::json!({"threshold": th.source, "abortOnFail": th.abort_on_fail});
+                    if let Some(d) = th.delay_abort_eval {
+                        o["delayAbortEval"] = format!("{}ms", d.as_millis()).into();
+                    }
+                    o
+                }
+            })
+            .collect();
+        map.insert(t.key_source.clone(), list.into());
+    }
+    let path = store.run_dir(id).join(RUN_THRESHOLDS_FILE);
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "thresholds": map }))?;
+    std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display())).exit_with(Exit::Failed)
+}
+
 /// Writes `bytes` to `path`, or to standard output when `path` is `None` or `-`.
 pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     match path {

@@ -123,6 +123,7 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
     // 2. The run in the store, the sinks, the generator.
     let store = open_store(&a.store.store)?;
     let writer = store_result(store.create_run(meta)).with_context(|| format!("creating run {id}"))?;
+    crate::cmd::save_run_thresholds(&store, &id, &thresholds)?;
     let writer = Arc::new(Mutex::new(Some(writer)));
     let mut sinks: Vec<Box<dyn SampleSink>> = vec![Box::new(LocalSink { writer: writer.clone() })];
     let abort_reason = Arc::new(Mutex::new(None::<String>));
@@ -132,6 +133,7 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
     }
     sigint_install()?;
     let sigints_before = SIGINTS.load(Ordering::SeqCst);
+    let scenario_names: Vec<String> = plan.scenario_names().into_iter().map(|(n, _)| n).collect();
     let run = Run::start(plan, Box::new(FanOut(sinks))).context("starting the load generator")?;
     let stop = run.stop_handle();
     let started = Instant::now();
@@ -189,6 +191,16 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
             return Err(anyhow::Error::new(e).context(format!("run {id}"))).exit_with(Exit::Failed);
         }
     };
+    // k6 writes a counter only when it counts something; slo states its zeros, so that
+    // `dropped_iterations: ['count<1']` on a healthy run is 0, not NO DATA.
+    let mut w = w;
+    if let Some(w) = w.as_mut() {
+        for name in &scenario_names {
+            for metric in ["iterations", "dropped_iterations"] {
+                store_result(w.push(metric, summary.end_ns, 0.0, &[("scenario", name.as_str())]))?;
+            }
+        }
+    }
     let status = if interrupts > 0 || aborted_by.is_some() { RunStatus::Interrupted } else { RunStatus::Complete };
     let end = RunEnd {
         end_ns: Some(summary.end_ns),

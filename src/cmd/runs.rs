@@ -26,9 +26,16 @@ pub fn run(cmd: RunsCommand) -> anyhow::Result<Exit> {
         RunsCommand::Show(a) => {
             let store = open_store(&a.store.store)?;
             let meta = store_result(store.resolve(&a.run))?;
+            // k6's end-of-test summary of every metric, judged against nothing.
+            let report = crate::cmd::analyze_run(&store, &meta, &[], &[], slo_analyze::Options::default())?;
             let out = match a.format {
-                ListFormat::Json => serde_json::to_string_pretty(&meta_json(&store, &meta))? + "\n",
-                ListFormat::Table => show_table(&store, &meta),
+                ListFormat::Json => {
+                    let mut v = meta_json(&store, &meta);
+                    v["summary"] = serde_json::to_value(&report.metrics)?;
+                    v["notes"] = serde_json::to_value(&report.notes)?;
+                    serde_json::to_string_pretty(&v)? + "\n"
+                }
+                ListFormat::Table => show_table(&store, &meta) + "\nsummary:\n" + &slo_report::render_summary(&report),
             };
             write_output(None, out.as_bytes())?;
             Ok(Exit::Pass)

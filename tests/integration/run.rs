@@ -30,11 +30,12 @@ fn slo_run(store: &str, file: &str, url: &str, extra: &[&str]) -> std::process::
     run(store, &args)
 }
 
-/// The check report (no thresholds) of a run: its metric summaries.
+/// A run's end-of-test summary of every metric (`slo runs show --format json`).
 fn metrics(store: &str, run: &str) -> Value {
-    let (c, v) = check_json(store, &["--run", run]);
-    assert_eq!(c, 0, "check of {run}: {v}");
-    v["metrics"].clone()
+    let o = crate::util::run(store, &["runs", "show", run, "--format", "json"]);
+    assert_eq!(code(&o), 0, "runs show {run}: {}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("runs show JSON");
+    v["summary"].clone()
 }
 
 fn count(m: &Value, metric: &str) -> f64 {
@@ -331,9 +332,11 @@ fn kill_9_keeps_all_but_the_last_second() {
     let recorded = count(&m, "http_reqs");
     assert!(recorded >= 0.95 * served_before as f64, "recorded {recorded} of {served_before} served 1.5 s before kill -9");
     assert!(recorded <= served as f64);
-    // `slo check` says the run is incomplete
-    let o = run(&store, &["check", "--run", &id]);
+    // `slo check` says the run is incomplete, in the table and in a note
+    let opts = write(&s, "o.json", r#"{"thresholds": {"http_reqs": ["count>0"]}}"#);
+    let o = run(&store, &["check", "--run", &id, "--k6-options", &opts]);
     assert!(stdout(&o).contains("INCOMPLETE"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("note: run") && stdout(&o).contains("is incomplete"), "{}", stdout(&o));
 }
 
 #[test]
@@ -437,4 +440,35 @@ fn demo_end_to_end() {
     let out = stdout(&o);
     assert!(out.contains("PASS"), "{out}");
     assert!(out.contains("slo check --store"), "{out}");
+}
+
+/// `slo check` with no flags judges the thresholds the run was recorded with; a healthy
+/// run's `dropped_iterations` is 0 (stated), not NO DATA; an import with nothing to
+/// judge is refused (exit 2) instead of passing.
+#[test]
+fn check_without_flags_judges_the_runs_own_thresholds() {
+    let srv = target();
+    let s = Scratch::new();
+    let store = s.store();
+    let f = write(
+        &s,
+        "own.yaml",
+        "scenarios:\n  s: {executor: per-vu-iterations, vus: 2, iterations: 5}\nthresholds:\n  dropped_iterations: ['count<1']\n  http_req_failed: ['rate<0.01']\n  iterations: ['count==10']\nflows:\n  - flow:\n      - get: {url: /health}\n",
+    );
+    let o = slo_run(&store, &f, &srv.url(), &["--run-id", "own"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let (exit, r) = check_json(&store, &["--run", "latest"]);
+    assert_eq!(exit, 0, "{r}");
+    let th = r["thresholds"].as_array().unwrap();
+    assert_eq!(th.len(), 3);
+    assert!(th.iter().all(|t| t["verdict"] == "pass"), "{th:?}");
+    assert_eq!(th[0]["metric_key"], "dropped_iterations");
+    assert_eq!(th[0]["observed"].as_f64(), Some(0.0));
+
+    let imported = Scratch::new();
+    let store2 = imported.store();
+    crate::util::import(&store2, &repo("tests/fixtures/cases/01-threshold-no-data/samples.ndjson"), "k6run");
+    let o = run(&store2, &["check", "--run", "k6run"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing to judge"), "{}", stderr(&o));
 }
