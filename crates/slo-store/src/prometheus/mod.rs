@@ -47,7 +47,7 @@
 //!
 //! The classic buckets (`le`) grow by the factor [`BucketLayout::factor`] (default 1.05)
 //! from 0.5 ms to 60 s, each bound the previous one times the factor rounded down to 4
-//! significant digits ([`BucketLayout::bounds`], 246 finite bounds).
+//! significant digits ([`BucketLayout::bounds`], 242 finite bounds).
 //! `histogram_quantile` (and [`histogram::bucket_quantile`], the same algorithm) interpolates
 //! linearly inside the bucket `(a, b]` that holds the rank `q·count`; the observation of that
 //! rank lies in the same bucket, so the estimate is within `b/a − 1` of it, relative to the
@@ -79,8 +79,8 @@ pub use config::{PromConfig, RetryPolicy, Secret, TOKEN_ENV};
 pub use histogram::BucketLayout;
 pub use sink::{push_spool, DeliveryReport, PrometheusSink, RunInfo, SpoolReport};
 pub use source::{
-    counter_increase, EndpointAggregates, LatencyEstimate, LatencySource, PromRun, PrometheusSource, RunAggregates, RunOrigin,
-    RunSelector, TrendStat, WindowAggregates,
+    counter_increase, EndpointAggregates, LabelSet, LatencyEstimate, LatencySource, PromRun, PrometheusSource, RunAggregates, RunOrigin,
+    RunSelector, SeriesSamples, TrendStat, WindowAggregates,
 };
 
 /// Counter of requests (`http_reqs`).

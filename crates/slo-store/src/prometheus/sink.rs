@@ -179,7 +179,8 @@ enum Msg {
 }
 
 /// Remote-write sink of one run. See the module docs for the flow; `write` never blocks
-/// on the network.
+/// on the network. Dropping it without `close` closes it with status `interrupted` (and
+/// waits for delivery like `close`).
 pub struct PrometheusSink {
     cfg: PromConfig,
     run: RunInfo,
@@ -555,7 +556,7 @@ fn sender(client: Client, rx: Receiver<Msg>, spool: PathBuf) -> Stats {
                 }
             }
             WriteResult::Rejected(msg) | WriteResult::GaveUp(msg) => {
-                if !(is_registry && !last_delivered) {
+                if !is_registry || last_delivered {
                     st.error(format!("push to {}: {msg}", client.url()));
                 }
                 seq += 1;

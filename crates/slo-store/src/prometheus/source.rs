@@ -24,6 +24,12 @@ use super::config::PromConfig;
 use super::histogram::bucket_quantile;
 use super::*;
 
+/// A series' labels (name → value), `__name__` included where the query returns it.
+pub type LabelSet = BTreeMap<String, String>;
+
+/// One series of a range selector: its labels and `(ms since the epoch, value)` samples.
+pub type SeriesSamples = (LabelSet, Vec<(i64, f64)>);
+
 /// Who wrote a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunOrigin {
@@ -330,7 +336,7 @@ impl PrometheusSource {
 
     /// An instant PromQL query at `at_ms`: each result's labels and value (vector), or one
     /// unlabelled value (scalar). Errors: unreachable, HTTP, a query error.
-    pub fn query(&self, promql: &str, at_ms: i64) -> Result<Vec<(BTreeMap<String, String>, f64)>, PrometheusError> {
+    pub fn query(&self, promql: &str, at_ms: i64) -> Result<Vec<(LabelSet, f64)>, PrometheusError> {
         let data = self.client.get_json("/api/v1/query", &[("query", promql.to_string()), ("time", secs(at_ms))], promql)?;
         let bad = |m: &str| PrometheusError::Query { url: self.client.url(), query: promql.to_string(), msg: m.to_string() };
         match data.get("resultType").and_then(|v| v.as_str()) {
@@ -350,8 +356,7 @@ impl PrometheusSource {
 
     /// Raw samples of a range selector (`metric{…}[Nms]`) evaluated at `at_ms`: per series,
     /// its labels and `(ms, value)` samples in time order.
-    #[allow(clippy::type_complexity)]
-    pub fn range_samples(&self, selector: &str, at_ms: i64) -> Result<Vec<(BTreeMap<String, String>, Vec<(i64, f64)>)>, PrometheusError> {
+    pub fn range_samples(&self, selector: &str, at_ms: i64) -> Result<Vec<SeriesSamples>, PrometheusError> {
         let data = self.client.get_json("/api/v1/query", &[("query", selector.to_string()), ("time", secs(at_ms))], selector)?;
         let bad = |m: &str| PrometheusError::Query { url: self.client.url(), query: selector.to_string(), msg: m.to_string() };
         if data.get("resultType").and_then(|v| v.as_str()) != Some("matrix") {

@@ -151,6 +151,7 @@ fn bucket_layout_and_error_bound() {
     // ln(60/0.0005)/ln(1.05) = 239.7: about 241 finite bounds (a few more, since each
     // bound is rounded down to 4 significant digits).
     assert!((241..=250).contains(&b.len()), "{}", b.len());
+    assert_eq!(b.len(), 242, "the count the module docs state");
     assert!(b.windows(2).all(|w| w[1] / w[0] <= 1.05 + 1e-12 && w[1] / w[0] > 1.049), "ratios within (1.049, 1.05]");
     let bound = l.relative_error_bound();
     assert!((0.0495..=0.05 + 1e-12).contains(&bound), "{bound}");
@@ -254,6 +255,7 @@ fn unreachable_server_is_exit_4_without_credentials() {
 pub(super) struct FakeServer {
     pub url: String,
     pub bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+    #[allow(clippy::type_complexity)]
     pub headers: Arc<Mutex<Vec<Vec<(String, String)>>>>,
 }
 
