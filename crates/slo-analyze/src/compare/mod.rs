@@ -30,7 +30,8 @@
 //! 1. fewer than `min_samples` on either side → **inconclusive** (numbers are still
 //!    computed when possible);
 //! 2. no interval (a sample too small for the level) → **inconclusive**;
-//! 3. `−b <= lo` and `hi <= b` (the whole interval inside the band) → **unchanged**;
+//! 3. the `1 − 2·alpha` interval (90 % by default) inside the band → **unchanged**: the
+//!    two one-sided tests of equivalence at level `alpha` (Schuirmann 1987, "TOST");
 //! 4. the whole interval beyond `+b` in the worse direction → **regressed**, provided the
 //!    metric has no p-value or its Holm-adjusted p-value is `< alpha`; otherwise
 //!    **inconclusive**;
@@ -447,6 +448,10 @@ pub struct MetricComparison {
     pub interval: Option<Interval>,
     /// The interval divided by the baseline value, percent.
     pub interval_pct: Option<Interval>,
+    /// The interval of the difference at level `1 − 2·alpha` (90 % by default): the
+    /// two one-sided tests of equivalence (Schuirmann 1987, TOST) call the metric
+    /// unchanged at level `alpha` when it lies within the tolerance band.
+    pub equivalence_interval: Option<Interval>,
     /// The test statistic (Mann–Whitney U of the candidate: `#{c > b} + ½#{c = b}` over
     /// all pairs); `None` for interval-only metrics.
     pub statistic: Option<f64>,
@@ -551,6 +556,8 @@ struct Numbers {
     candidate: Option<f64>,
     delta: Option<f64>,
     interval: Option<(f64, f64)>,
+    /// The same interval at level `1 − 2·alpha` (for the equivalence test).
+    equivalence: Option<(f64, f64)>,
     statistic: Option<f64>,
     p_value: Option<f64>,
     baseline_n: u64,
@@ -566,6 +573,7 @@ fn metric(kind: MetricKind, n: Numbers, opts: &CompareOptions) -> MetricComparis
     let level = 1.0 - opts.alpha;
     let interval = n.interval.map(|(lower, upper)| Interval { lower, upper, level });
     let interval_pct = interval.and_then(|i| Some(Interval { lower: pct_of(i.lower, base)?, upper: pct_of(i.upper, base)?, level }));
+    let equivalence_interval = n.equivalence.map(|(lower, upper)| Interval { lower, upper, level: 1.0 - 2.0 * opts.alpha });
     let detectable = interval.map(|i| (i.upper - i.lower) / 2.0);
     MetricComparison {
         metric: kind,
@@ -579,6 +587,7 @@ fn metric(kind: MetricKind, n: Numbers, opts: &CompareOptions) -> MetricComparis
         delta_pct: n.delta.and_then(|d| pct_of(d, base)),
         interval,
         interval_pct,
+        equivalence_interval,
         statistic: n.statistic,
         p_value: n.p_value,
         p_value_adjusted: n.p_value,
@@ -612,8 +621,11 @@ fn decide(m: &mut MetricComparison, opts: &CompareOptions) {
             Some(p) if p >= opts.alpha => Err(p),
             _ => Ok(()),
         };
-        if lo >= -b && hi <= b {
-            (ChangeVerdict::Unchanged, format!("{span} lies within the tolerance ±{b:.6}"))
+        // Equivalence (TOST): the 1 − 2α interval inside the band; without it, the 1 − α one.
+        let eq = m.equivalence_interval.unwrap_or(i);
+        if eq.lower >= -b && eq.upper <= b {
+            let espan = format!("{:.0}% interval [{:.6}, {:.6}]{unit}", eq.level * 100.0, eq.lower, eq.upper);
+            (ChangeVerdict::Unchanged, format!("{espan} lies within the tolerance ±{b:.6} (equivalence, two one-sided tests)"))
         } else if worse || better {
             let (v, word) = if worse { (ChangeVerdict::Regressed, "worse") } else { (ChangeVerdict::Improved, "better") };
             match significant {
@@ -668,6 +680,7 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
     let mw = stats::mann_whitney_u(&xc, &xb, opts.mann_whitney);
     let exact = mw.is_some_and(|r| r.method == MwMethod::Exact);
     let hl = stats::hodges_lehmann(&xb, &xc, opts.alpha, exact);
+    let hl_eq = stats::hodges_lehmann(&xb, &xc, 2.0 * opts.alpha, exact);
     let med_b = percentile_sorted(xb.values(), 0.5);
     out.push(metric(
         MetricKind::LatencyMedian,
@@ -676,6 +689,7 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
             candidate: percentile_sorted(xc.values(), 0.5),
             delta: hl.map(|h| h.estimate),
             interval: hl.and_then(|h| Some((h.lower?, h.upper?))),
+            equivalence: hl_eq.and_then(|h| Some((h.lower?, h.upper?))),
             statistic: mw.map(|r| r.u),
             p_value: mw.map(|r| r.p_value),
             baseline_n: nb,
@@ -689,6 +703,7 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
     for (kind, pct, tag) in [(MetricKind::LatencyP95, 0.95, 95u64), (MetricKind::LatencyP99, 0.99, 99u64)] {
         let pb = percentile_sorted(xb.values(), pct);
         let boot = bootstrap::percentile_difference(xb.values(), xc.values(), pct, opts.alpha, opts.resamples, stream_seed(opts.seed, name, tag));
+        let boot_eq = bootstrap::percentile_difference(xb.values(), xc.values(), pct, 2.0 * opts.alpha, opts.resamples, stream_seed(opts.seed, name, tag));
         out.push(metric(
             kind,
             Numbers {
@@ -696,6 +711,7 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
                 candidate: percentile_sorted(xc.values(), pct),
                 delta: boot.map(|r| r.estimate),
                 interval: boot.map(|r| (r.lower, r.upper)),
+                equivalence: boot_eq.map(|r| (r.lower, r.upper)),
                 statistic: None,
                 p_value: None,
                 baseline_n: nb,
@@ -716,6 +732,7 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
             candidate: ec,
             delta: eb.zip(ec).map(|(x, y)| y - x),
             interval: stats::newcombe_interval(c.failed_requests, c.requests, b.failed_requests, b.requests, opts.alpha),
+            equivalence: stats::newcombe_interval(c.failed_requests, c.requests, b.failed_requests, b.requests, 2.0 * opts.alpha),
             statistic: None,
             p_value: None,
             baseline_n: b.requests,
@@ -730,6 +747,7 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
         let (rb, rc) = (b.requests as f64 / tb, c.requests as f64 / tc);
         let se = (b.requests as f64 / (tb * tb) + c.requests as f64 / (tc * tc)).sqrt();
         let z = stats::two_sided_z(opts.alpha);
+        let z_eq = stats::two_sided_z(2.0 * opts.alpha);
         let d = rc - rb;
         out.push(metric(
             MetricKind::Throughput,
@@ -738,6 +756,7 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
                 candidate: finite(rc),
                 delta: finite(d),
                 interval: finite(se).map(|se| (d - z * se, d + z * se)),
+                equivalence: finite(se).map(|se| (d - z_eq * se, d + z_eq * se)),
                 statistic: None,
                 p_value: None,
                 baseline_n: b.requests,
@@ -758,6 +777,7 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
                 candidate: proportion(cc.passes, cc.total),
                 delta: pb.zip(proportion(cc.passes, cc.total)).map(|(x, y)| y - x),
                 interval: stats::newcombe_interval(cc.passes, cc.total, cb.passes, cb.total, opts.alpha),
+                equivalence: stats::newcombe_interval(cc.passes, cc.total, cb.passes, cb.total, 2.0 * opts.alpha),
                 statistic: None,
                 p_value: None,
                 baseline_n: cb.total,
@@ -854,6 +874,7 @@ mod tests {
                 candidate: Some(100.0),
                 delta: Some((interval.0 + interval.1) / 2.0),
                 interval: Some(interval),
+                equivalence: None,
                 statistic: None,
                 p_value: p_adj,
                 baseline_n: n,
