@@ -188,6 +188,8 @@ pub enum ReportFormat {
     Junit,
     /// Markdown for pull-request comments.
     Markdown,
+    /// One self-contained HTML file with charts (no network, no scripts).
+    Html,
 }
 
 /// `slo compare`

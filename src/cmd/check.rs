@@ -4,7 +4,7 @@ use anyhow::Context;
 use slo_analyze::{Options, SloSpec};
 use slo_config::{load_k6_options, load_slo_config, MetricThresholds};
 
-use crate::cli::{CheckArgs, ReportFormat};
+use crate::cli::CheckArgs;
 use crate::cmd::{open_store, store_result, write_output};
 use crate::exit::{Exit, WithExit};
 
@@ -68,13 +68,14 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
         );
     }
 
-    let format = match a.format {
-        ReportFormat::Table => slo_report::Format::Table,
-        ReportFormat::Json => slo_report::Format::Json,
-        ReportFormat::Junit => slo_report::Format::Junit,
-        ReportFormat::Markdown => slo_report::Format::Markdown,
+    let bytes = match crate::cmd::text_format(a.format) {
+        Some(f) => slo_report::render_check(&report, f),
+        None => {
+            let charts = crate::cmd::run_charts(&crate::cmd::collect_run(&store, &meta)?, &meta);
+            slo_report::html::render_check_html(&report, &charts).into_bytes()
+        }
     };
-    write_output(a.output.as_deref(), &slo_report::render_check(&report, format))?;
+    write_output(a.output.as_deref(), &bytes)?;
     Ok(match report.exit_code() {
         0 => Exit::Pass,
         3 => Exit::NoData,

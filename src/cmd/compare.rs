@@ -1,13 +1,13 @@
 //! `slo compare`: a candidate run against a baseline, per endpoint, with statistics.
 
 use anyhow::Context;
-use slo_analyze::compare::collect::{endpoint_inputs, RunData};
+use slo_analyze::compare::collect::endpoint_inputs;
 use slo_analyze::compare::{compare, ChangeVerdict, CompareOptions, ComparisonInput, EndpointInput, RunSide, Tolerance};
 use slo_config::load_slo_config;
-use slo_model::{RunMeta, TagLookup};
-use slo_store::{LocalStore, ScanOptions};
+use slo_model::RunMeta;
+use slo_store::LocalStore;
 
-use crate::cli::{CompareArgs, FailOn, ReportFormat};
+use crate::cli::{CompareArgs, FailOn};
 use crate::cmd::{open_store, store_result, write_output};
 use crate::exit::{Exit, WithExit};
 
@@ -24,11 +24,12 @@ pub fn run(a: CompareArgs) -> anyhow::Result<Exit> {
     if baseline.id == candidate.id {
         return Err(anyhow::anyhow!("--baseline and --candidate are the same run {}", baseline.id)).exit_with(Exit::InvalidInput);
     }
-    for w in comparability(&baseline, &candidate) {
+    let warnings = comparability(&baseline, &candidate);
+    for w in &warnings {
         say!("warning: {w}");
     }
-    let b = collect(&store, &baseline)?;
-    let c = collect(&store, &candidate)?;
+    let b = crate::cmd::collect_run(&store, &baseline)?;
+    let c = crate::cmd::collect_run(&store, &candidate)?;
     let (b_all, c_all) = (b.overall(), c.overall());
     let input = ComparisonInput {
         baseline: RunSide { id: baseline.id.0.clone(), duration_s: baseline.duration_s },
@@ -37,13 +38,23 @@ pub fn run(a: CompareArgs) -> anyhow::Result<Exit> {
         endpoints: endpoint_inputs(&b, &c),
     };
     let cmp = compare(&input, &opts).exit_with(Exit::InvalidInput)?;
-    let format = match a.format {
-        ReportFormat::Table => slo_report::Format::Table,
-        ReportFormat::Json => slo_report::Format::Json,
-        ReportFormat::Junit => slo_report::Format::Junit,
-        ReportFormat::Markdown => slo_report::Format::Markdown,
+    let bytes = match crate::cmd::text_format(a.format) {
+        Some(f) => slo_report::render_compare(&cmp, f),
+        None => {
+            let charts = slo_report::charts::CompareCharts {
+                baseline: crate::cmd::run_charts(&b, &baseline),
+                candidate: crate::cmd::run_charts(&c, &candidate),
+                endpoints: Vec::new(),
+                endpoint_statistic: "p(95)".into(),
+            };
+            let mut view = slo_report::html::ComparisonView::new(cmp.clone());
+            view.baseline_run = Some(slo_analyze::RunInfo::from_meta(&baseline));
+            view.candidate_run = Some(slo_analyze::RunInfo::from_meta(&candidate));
+            view.comparability = warnings.clone();
+            slo_report::html::render_compare_html(&view, &charts).into_bytes()
+        }
     };
-    write_output(a.output.as_deref(), &slo_report::render_compare(&cmp, format))?;
+    write_output(a.output.as_deref(), &bytes)?;
     let strict = a.fail_on == Some(FailOn::Inconclusive) && cmp.verdict == ChangeVerdict::Inconclusive;
     Ok(if cmp.has_regression() || strict { Exit::Failed } else { Exit::Pass })
 }
@@ -91,16 +102,4 @@ fn comparability(b: &RunMeta, c: &RunMeta) -> Vec<String> {
         }
     }
     w
-}
-
-fn collect(store: &LocalStore, meta: &RunMeta) -> anyhow::Result<RunData> {
-    let mut data = RunData::default();
-    let scan = ScanOptions {
-        metrics: Some(["http_req_duration", "http_reqs", "http_req_failed", "checks", "vus"].map(String::from).to_vec()),
-        tag_keys: Some(vec!["name".into(), "url".into()]),
-        ..ScanOptions::default()
-    };
-    store_result(store.scan(meta, &scan, &mut |m: &str, t: i64, v: f64, tags: &dyn TagLookup| data.push(m, t, v, tags)))
-        .with_context(|| format!("reading run {}", meta.id))?;
-    Ok(data)
 }

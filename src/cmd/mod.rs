@@ -82,6 +82,46 @@ pub fn analyze_run(
     Ok(analysis.finish())
 }
 
+/// The text formats of a report; `None` for HTML, which needs the run's series too.
+pub fn text_format(f: crate::cli::ReportFormat) -> Option<slo_report::Format> {
+    use crate::cli::ReportFormat as R;
+    Some(match f {
+        R::Table => slo_report::Format::Table,
+        R::Json => slo_report::Format::Json,
+        R::Junit => slo_report::Format::Junit,
+        R::Markdown => slo_report::Format::Markdown,
+        R::Html => return None,
+    })
+}
+
+/// Reads what comparisons and charts need from a run: per-endpoint latencies, requests,
+/// failures, checks, VUs.
+pub fn collect_run(store: &LocalStore, meta: &slo_model::RunMeta) -> anyhow::Result<slo_analyze::compare::collect::RunData> {
+    let mut data = slo_analyze::compare::collect::RunData::default();
+    let scan = slo_store::ScanOptions {
+        metrics: Some(["http_req_duration", "http_reqs", "http_req_failed", "checks", "vus"].map(String::from).to_vec()),
+        tag_keys: Some(vec!["name".into(), "url".into()]),
+        ..Default::default()
+    };
+    store_result(store.scan(meta, &scan, &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| data.push(m, t, v, tags)))
+        .with_context(|| format!("reading run {}", meta.id))?;
+    Ok(data)
+}
+
+/// The chart series of a run for the HTML reports (about 60 windows over the run).
+pub fn run_charts(data: &slo_analyze::compare::collect::RunData, meta: &slo_model::RunMeta) -> slo_report::charts::RunCharts {
+    use slo_report::charts::{LatencyPercentiles, RunCharts, Traffic};
+    let (Some(start), Some(end)) = (meta.start_ns, meta.end_ns) else { return RunCharts::default() };
+    let window = slo_analyze::compare::collect::chart_window_s((end - start) as f64 / 1e9);
+    let s = data.series(start, end, window);
+    RunCharts {
+        latency: (!s.p50.is_empty()).then(|| LatencyPercentiles { p50: s.p50.clone(), p95: s.p95.clone(), p99: s.p99.clone() }),
+        spectrum: (!s.sorted_latency_ms.is_empty()).then(|| slo_report::charts::spectrum_points(&s.sorted_latency_ms)),
+        traffic: (!s.throughput.is_empty()).then(|| Traffic { throughput: s.throughput.clone(), error_rate: s.error_rate.clone() }),
+        vus: (!s.vus.is_empty()).then(|| s.vus.clone()),
+    }
+}
+
 /// The file in a run's folder holding the thresholds the run was recorded with, in the
 /// JSON shape `k6 inspect` prints (`{"thresholds": {KEY: [EXPR | {threshold, abortOnFail,
 /// delayAbortEval}]}}`), so that `slo check` judges them again without flags.

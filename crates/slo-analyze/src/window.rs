@@ -1,7 +1,9 @@
 //! Tumbling windows over an evaluated range (DESIGN.md "Windows"): the range
 //! `[start, end]` is cut into windows of one length starting at the range start; the
 //! last window is clipped at the range end; a range shorter than the window is one
-//! clipped window.
+//! clipped window. A trailing remainder shorter than half a window is not judged on its
+//! own (a run of 60.3 s against 1-minute windows would otherwise be judged on 0.3 s of
+//! traffic): the last full window absorbs it and is that much longer.
 
 use serde::Serialize;
 
@@ -26,7 +28,8 @@ pub struct WindowSpan {
     pub end_ns: i64,
     /// Actual (possibly clipped) length in seconds.
     pub length_s: f64,
-    /// Shorter than the nominal window length because the range ends inside it.
+    /// Shorter than the nominal window length because the range ends inside it. (The
+    /// last window may instead be longer, by a remainder of less than half a window.)
     pub clipped: bool,
 }
 
@@ -39,7 +42,10 @@ impl WindowGrid {
         }
         let span = (end_ns as i128 - start_ns as i128) as u128;
         let len = len_ns as u128;
-        let count = span.div_ceil(len).max(1);
+        let mut count = span.div_ceil(len).max(1);
+        if count > 1 && (span - (count - 1) * len) * 2 < len {
+            count -= 1;
+        }
         let count = usize::try_from(count).ok()?;
         Some(WindowGrid { start_ns, end_ns, len_ns, count })
     }
@@ -68,7 +74,7 @@ impl WindowGrid {
     /// Bounds of window `i` (`i < count()`).
     pub fn span(&self, i: usize) -> WindowSpan {
         let start = self.start_ns.saturating_add((i as i64).saturating_mul(self.len_ns));
-        let end = start.saturating_add(self.len_ns).min(self.end_ns);
+        let end = if i + 1 == self.count { self.end_ns } else { start.saturating_add(self.len_ns).min(self.end_ns) };
         WindowSpan {
             index: i,
             start_ns: start,
@@ -102,6 +108,17 @@ mod tests {
         assert_eq!((last.start_ns, last.end_ns, last.clipped, last.length_s), (120 * S, 150 * S, true, 30.0));
         assert!(!g.span(0).clipped);
         assert!(!g.range_clipped());
+    }
+
+    #[test]
+    fn a_short_remainder_joins_the_last_window() {
+        let g = WindowGrid::new(0, 125 * S, 60 * S).unwrap();
+        assert_eq!(g.count(), 2);
+        assert_eq!(g.index(124 * S), 1);
+        let last = g.span(1);
+        assert_eq!((last.start_ns, last.end_ns, last.clipped, last.length_s), (60 * S, 125 * S, false, 65.0));
+        // Half a window or more stays a window of its own.
+        assert_eq!(WindowGrid::new(0, 90 * S, 60 * S).unwrap().count(), 2);
     }
 
     #[test]

@@ -146,10 +146,11 @@ fn table(r: &CheckReport) -> String {
                     observed(t),
                     margin(t),
                     t.samples.to_string(),
+                    t.reason.clone().unwrap_or_default(),
                 ]
             })
             .collect();
-        out.push_str(&columns(&["STATUS", "METRIC", "THRESHOLD", "OBSERVED", "MARGIN", "SAMPLES"], &rows));
+        out.push_str(&columns(&["STATUS", "METRIC", "THRESHOLD", "OBSERVED", "MARGIN", "SAMPLES", "DETAIL"], &rows));
         out.push('\n');
     }
     if !r.slos.is_empty() {
