@@ -315,22 +315,20 @@ fn kill_9_keeps_all_but_the_last_second() {
         "scenarios:\n  r: {executor: constant-arrival-rate, rate: 100, duration: 60s, preAllocatedVUs: 10}\nflows:\n  - flow:\n      - get: {url: /health}\n",
     );
     let child = spawn_run(&store, &f, &srv.url());
-    std::thread::sleep(Duration::from_secs(3));
-    // what the target had answered 1.5 s before the kill must all be on disk
-    let served_before = srv.stats().total;
-    std::thread::sleep(Duration::from_millis(1500));
+    // Parts are closed every second, so kill -9 loses at most the last second or so:
+    // after 30 s that is under 5 % of what the target logged.
+    std::thread::sleep(Duration::from_secs(30));
     signal(&child, "-KILL");
     let _ = wait_bounded(child, Duration::from_secs(5));
     let served = srv.stats().total;
-    assert!(served_before >= 250, "{served_before}");
-
+    assert!(served >= 2500, "{served}");
     let r = runs(&store);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0]["state"], "incomplete", "{}", r[0]);
     let id = r[0]["id"].as_str().unwrap().to_string();
     let m = metrics(&store, &id);
     let recorded = count(&m, "http_reqs");
-    assert!(recorded >= 0.95 * served_before as f64, "recorded {recorded} of {served_before} served 1.5 s before kill -9");
+    assert!(recorded >= 0.95 * served as f64, "recorded {recorded} of the {served} requests the target logged before kill -9");
     assert!(recorded <= served as f64);
     // `slo check` says the run is incomplete, in the table and in a note
     let opts = write(&s, "o.json", r#"{"thresholds": {"http_reqs": ["count>0"]}}"#);
