@@ -54,7 +54,14 @@ pub fn format_seconds(s: f64) -> String {
     if s.fract() != 0.0 && s < 60.0 {
         return format!("{}s", format_number(s));
     }
-    slo_model::duration::format_duration(std::time::Duration::from_secs_f64(s.max(0.0)))
+    if s.fract() != 0.0 && s < 3600.0 {
+        // 1m0.35s: minutes, then seconds to the hundredth.
+        let m = (s / 60.0).floor();
+        let rest = format!("{:.2}", s - m * 60.0);
+        let rest = rest.trim_end_matches('0').trim_end_matches('.');
+        return format!("{m}m{rest}s");
+    }
+    slo_model::duration::format_duration(std::time::Duration::from_secs(s.max(0.0).round() as u64))
 }
 
 /// Escapes text for XML and HTML element content and attribute values.
@@ -136,6 +143,8 @@ mod tests {
         assert_eq!(format_percent(0.99912), "99.912%");
         assert_eq!(format_seconds(5400.0), "1h30m");
         assert_eq!(format_seconds(2.5), "2.5s");
+        assert_eq!(format_seconds(60.349836703), "1m0.35s");
+        assert_eq!(format_seconds(3723.4), "1h2m3s");
         assert_eq!(format_sig(2.06151, 3), "2.06");
         assert_eq!(format_sig(1234.6, 3), "1235");
         assert_eq!(format_sig(0.000123456, 2), "0.00012");
