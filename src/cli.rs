@@ -55,7 +55,9 @@ pub struct RunArgs {
     /// Base URL requests go to, overriding `config.target` (loopback only).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// Where samples go, repeatable: `local` (default; the --store directory).
+    /// Where samples go, repeatable: `local` (always on: the --store directory keeps every
+    /// sample), `influxdb=URL` (1.x `http://host:8086/DB`, 2.x/3.x `?org=&bucket=`, token in
+    /// SLO_INFLUXDB_TOKEN), `prometheus=URL` (remote write; token in SLO_PROMETHEUS_TOKEN).
     #[arg(long = "out", value_name = "SINK", default_value = "local")]
     pub out: Vec<String>,
     /// A tag for the run, repeatable: `--tag branch=main`.
@@ -112,6 +114,22 @@ pub enum RunsCommand {
     List(RunsListArgs),
     /// Show one run's metadata, metric catalog and k6-style end-of-test summary.
     Show(RunsShowArgs),
+    /// Deliver a run to InfluxDB or Prometheus: its spool (what `slo run --out` could not
+    /// deliver), or, without a spool, the whole run from the local store.
+    Push(RunsPushArgs),
+}
+
+/// `slo runs push`
+#[derive(Debug, Args)]
+pub struct RunsPushArgs {
+    /// `latest`, a full run id, or a unique prefix of one (in the local store).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// Where to deliver, repeatable: `influxdb=URL` or `prometheus=URL`.
+    #[arg(long = "out", value_name = "SINK", required = true)]
+    pub out: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `slo runs list`
@@ -120,6 +138,9 @@ pub struct RunsListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+    /// List the runs of this store instead of --store: `influxdb=URL` or `prometheus=URL`.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -173,6 +194,17 @@ pub struct CheckArgs {
     /// Also judge every threshold per tumbling window of this length (e.g. 1m); the worst window decides.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub threshold_window: Option<std::time::Duration>,
+    /// Read the run from this store instead of --store: `influxdb=URL` (slo's or k6's
+    /// `--out influxdb` data; exact values) or `prometheus=URL` (slo's sink or k6's
+    /// experimental-prometheus-rw; counts exact, latency estimated from histogram buckets).
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Judge every sample from this time on (RFC 3339) instead of one run; needs --to and --source.
+    #[arg(long, value_name = "TIME", requires_all = ["to", "source"])]
+    pub from: Option<String>,
+    /// End of the range --from starts (RFC 3339, exclusive).
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub to: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
 }

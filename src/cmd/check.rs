@@ -37,6 +37,18 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
     }
     let slos: Vec<SloSpec> = config.as_ref().map(|c| c.slos.iter().map(SloSpec::from).collect()).unwrap_or_default();
 
+    let options = Options {
+        allow_no_data: a.allow_no_data,
+        threshold_window: a.threshold_window,
+        min_samples: config.as_ref().and_then(|c| c.min_samples).unwrap_or(0),
+    };
+    if let Some(spec) = &a.source {
+        return check_source(&a, spec, thresholds, &slos, options);
+    }
+    if a.from.is_some() {
+        return Err(anyhow::anyhow!("--from/--to need --source influxdb=URL or prometheus=URL")).exit_with(Exit::InvalidInput);
+    }
+
     let store = open_store(&a.store.store)?;
     let meta = store_result(store.resolve(&a.run)).with_context(|| format!("--run {}", a.run))?;
     if thresholds.is_empty() && slos.is_empty() {
@@ -52,11 +64,6 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
         }
         thresholds.extend(load_k6_options(&own).exit_with(Exit::InvalidInput)?.thresholds.iter().cloned());
     }
-    let options = Options {
-        allow_no_data: a.allow_no_data,
-        threshold_window: a.threshold_window,
-        min_samples: config.as_ref().and_then(|c| c.min_samples).unwrap_or(0),
-    };
     let mut report = crate::cmd::analyze_run(&store, &meta, &thresholds, &slos, options)?;
     if store.run_state(&meta) == slo_store::RunState::Incomplete {
         report.notes.insert(
@@ -75,10 +82,63 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
             slo_report::html::render_check_html(&report, &charts).into_bytes()
         }
     };
-    write_output(a.output.as_deref(), &bytes)?;
+    finish(&a, &report, &bytes)
+}
+
+fn finish(a: &CheckArgs, report: &slo_analyze::CheckReport, bytes: &[u8]) -> anyhow::Result<Exit> {
+    write_output(a.output.as_deref(), bytes)?;
     Ok(match report.exit_code() {
         0 => Exit::Pass,
         3 => Exit::NoData,
         _ => Exit::Failed,
     })
+}
+
+/// `slo check --source influxdb=URL|prometheus=URL`: the run (or `--from/--to` range)
+/// read from a real store; without thresholds or SLOs given, the run's own thresholds
+/// as `slo run` kept them in --store (if this machine recorded it).
+fn check_source(a: &CheckArgs, spec: &str, mut thresholds: Vec<MetricThresholds>, slos: &[SloSpec], options: Options) -> anyhow::Result<Exit> {
+    use crate::cmd::source::{self, Selection, Store};
+    let store = source::parse("--source", spec)?;
+    let sel = match (&a.from, &a.to) {
+        (Some(f), Some(t)) => {
+            let (from, to) = (source::parse_time("--from", f)?, source::parse_time("--to", t)?);
+            if to <= from {
+                return Err(anyhow::anyhow!("--to {t} is not after --from {f}")).exit_with(Exit::InvalidInput);
+            }
+            Selection::Range(from, to)
+        }
+        _ => Selection::Run(a.run.clone()),
+    };
+    let given = !(thresholds.is_empty() && slos.is_empty());
+    let local = a.store.store.clone();
+    let mut own = |meta: &slo_model::RunMeta, th: &mut Vec<MetricThresholds>| -> anyhow::Result<()> {
+        if given {
+            return Ok(());
+        }
+        if local.is_dir() {
+            let store = open_store(&local)?;
+            let f = store.run_dir(&meta.id).join(crate::cmd::RUN_THRESHOLDS_FILE);
+            if f.exists() {
+                th.extend(load_k6_options(&f).exit_with(Exit::InvalidInput)?.thresholds.iter().cloned());
+                return Ok(());
+            }
+        }
+        Err(anyhow::anyhow!(
+            "nothing to judge: run {} has no thresholds of its own in --store {}; give --config FILE (with slos:) and/or --profile NAME, or --k6-options FILE",
+            meta.id,
+            local.display()
+        ))
+        .exit_with(Exit::InvalidInput)
+    };
+    let (report, _meta) = match store {
+        Store::Influx(cfg) => source::check_influx(cfg, &sel, &mut thresholds, slos, options, &mut own)?,
+        Store::Prometheus(cfg) => source::check_prometheus(cfg, &sel, &mut thresholds, slos, options, &mut own)?,
+    };
+    let bytes = match crate::cmd::text_format(a.format) {
+        Some(f) => slo_report::render_check(&report, f),
+        // Charts need raw samples; a report read from a remote store has none.
+        None => slo_report::html::render_check_html(&report, &Default::default()).into_bytes(),
+    };
+    finish(a, &report, &bytes)
 }

@@ -89,6 +89,9 @@ fn main_job(store: &StoreArgs) -> anyhow::Result<Exit> {
         output: None,
         allow_no_data: false,
         threshold_window: None,
+        source: None,
+        from: None,
+        to: None,
         store: store.clone(),
     })?;
 

@@ -6,8 +6,9 @@ mod dashboard;
 mod demo;
 mod import;
 mod rules;
-mod run;
+pub mod run;
 mod runs;
+mod source;
 
 use std::io::Write;
 use std::path::Path;
@@ -67,18 +68,34 @@ pub fn analyze_run(
     slos: &[slo_analyze::SloSpec],
     options: slo_analyze::Options,
 ) -> anyhow::Result<slo_analyze::CheckReport> {
+    analyze_with(meta, thresholds, slos, options, &mut |scan, visitor| {
+        store_result(store.scan(meta, scan, visitor)).map(|_| ()).with_context(|| format!("reading run {}", meta.id))
+    })
+}
+
+/// Reads the points of a run through one store's scan, whichever the store.
+/// It gets the scan options (tag keys the filters read) and the visitor to feed, in time
+/// order; its error keeps its exit code.
+pub type Scanner<'a> = dyn FnMut(&slo_store::ScanOptions, &mut dyn slo_store::PointVisitor) -> anyhow::Result<()> + 'a;
+
+/// [`analyze_run`] with any store behind `scan` (local, InfluxDB): the same analyzer
+/// path, so verdicts and values do not depend on where the run is stored.
+pub fn analyze_with(
+    meta: &slo_model::RunMeta,
+    thresholds: &[slo_config::MetricThresholds],
+    slos: &[slo_analyze::SloSpec],
+    options: slo_analyze::Options,
+    scan: &mut Scanner<'_>,
+) -> anyhow::Result<slo_analyze::CheckReport> {
     let mut tag_keys: Vec<String> = vec!["expected_response".into()];
     tag_keys.extend(thresholds.iter().flat_map(|t| t.key.filters.iter().map(|(k, _)| k.clone())));
     tag_keys.extend(slos.iter().flat_map(|s| s.filter.iter().map(|(k, _)| k.clone())));
     tag_keys.sort();
     tag_keys.dedup();
-    let scan = slo_store::ScanOptions { tag_keys: Some(tag_keys), ..Default::default() };
+    let opts = slo_store::ScanOptions { tag_keys: Some(tag_keys), ..Default::default() };
     let plan = slo_analyze::Plan::for_run(meta, thresholds, slos, options);
     let mut analysis = slo_analyze::Analysis::new(plan).exit_with(Exit::InvalidInput)?;
-    store_result(store.scan(meta, &scan, &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| {
-        analysis.push(m, t, v, tags)
-    }))
-    .with_context(|| format!("reading run {}", meta.id))?;
+    scan(&opts, &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| analysis.push(m, t, v, tags))?;
     Ok(analysis.finish())
 }
 

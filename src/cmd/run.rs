@@ -22,6 +22,7 @@ use slo_model::{builtin_metric, MetricInfo, MetricType, RunId, RunMeta, RunStatu
 use slo_store::{RunEnd, RunWriter};
 
 use crate::cli::RunArgs;
+use crate::cmd::source::{self, Store};
 use crate::cmd::{open_store, store_result};
 use crate::exit::{Exit, WithExit};
 
@@ -43,17 +44,16 @@ pub struct Outcome {
     pub exit: Exit,
 }
 
-/// Sinks `--out` accepts.
-fn check_outputs(outs: &[String]) -> anyhow::Result<()> {
+/// Sinks `--out` accepts: `local` (always on anyway), `influxdb=URL`, `prometheus=URL`.
+/// Returns the remote stores, in the order given.
+fn check_outputs(outs: &[String]) -> anyhow::Result<Vec<Store>> {
+    let mut v = Vec::new();
     for o in outs {
         if o != "local" {
-            return Err(anyhow::anyhow!(
-                "--out {o:?}: unsupported sink, InfluxDB/Prometheus sinks come with issue 5 (accepted: local)"
-            ))
-            .exit_with(Exit::InvalidInput);
+            v.push(source::parse("--out", o)?);
         }
     }
-    Ok(())
+    Ok(v)
 }
 
 /// The metrics `slo run` emits, declared in `run.json` before the first sample so that
@@ -78,7 +78,7 @@ fn now_ns() -> i64 {
 /// summary and verdicts (stdout). The file's own errors were reported by the caller.
 pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
     // 1. Everything the user gave is checked before the store or the target is touched.
-    check_outputs(&a.out)?;
+    let remotes = check_outputs(&a.out)?;
     let segment = match &a.segment {
         Some(s) => Some(Segment::parse(s).map_err(|e| anyhow::anyhow!("--segment {s}: {e}")).exit_with(Exit::InvalidInput)?),
         None => None,
@@ -122,10 +122,16 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
 
     // 2. The run in the store, the sinks, the generator.
     let store = open_store(&a.store.store)?;
+    let mut remote_meta = meta.clone();
+    remote_meta.created_ns = start_ns;
     let writer = store_result(store.create_run(meta)).with_context(|| format!("creating run {id}"))?;
     crate::cmd::save_run_thresholds(&store, &id, &thresholds)?;
     let writer = Arc::new(Mutex::new(Some(writer)));
     let mut sinks: Vec<Box<dyn SampleSink>> = vec![Box::new(LocalSink { writer: writer.clone() })];
+    let remotes = open_remotes(&remotes, &remote_meta, &store.run_dir(&id))?;
+    for r in &remotes {
+        sinks.push(Box::new(RemoteSink(r.sink.clone())));
+    }
     let abort_reason = Arc::new(Mutex::new(None::<String>));
     if let Some(mut w) = watch {
         w.reason = abort_reason.clone();
@@ -198,10 +204,18 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
         for name in &scenario_names {
             for metric in ["iterations", "dropped_iterations"] {
                 store_result(w.push(metric, summary.end_ns, 0.0, &[("scenario", name.as_str())]))?;
+                for r in &remotes {
+                    r.sink.lock().unwrap_or_else(|e| e.into_inner()).write(metric, summary.end_ns, 0.0, &[("scenario", name.as_str())]);
+                }
             }
         }
     }
     let status = if interrupts > 0 || aborted_by.is_some() { RunStatus::Interrupted } else { RunStatus::Complete };
+    let deliveries: Vec<String> = remotes
+        .iter()
+        .map(|r| r.close(status, summary.duration.as_secs_f64(), &id, &a.store.store))
+        .collect();
+    let lost = remotes.iter().any(|r| r.lost.load(Ordering::SeqCst) > 0);
     let end = RunEnd {
         end_ns: Some(summary.end_ns),
         duration_s: Some(summary.duration.as_secs_f64()),
@@ -234,8 +248,11 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
     if let Some(r) = &aborted_by {
         out.push_str(&format!("aborted by a threshold with abortOnFail: {r}\n"));
     }
+    for d in &deliveries {
+        out.push_str(d);
+    }
     crate::cmd::write_output(None, out.as_bytes())?;
-    let exit = if aborted_by.is_some() {
+    let exit = if aborted_by.is_some() || lost {
         Exit::Failed
     } else if interrupts > 0 {
         Exit::Interrupted
@@ -287,6 +304,166 @@ impl SampleSink for FanOut {
         }
         Ok(())
     }
+}
+
+/// The sinks of InfluxDB and Prometheus behind one interface (both take k6 long-format
+/// points and never block on the network).
+pub enum Remote {
+    /// The InfluxDB sink.
+    Influx(slo_store::influx::InfluxSink),
+    /// The Prometheus remote-write sink.
+    Prometheus(slo_store::prometheus::PrometheusSink),
+}
+
+impl Remote {
+    /// One point (see [`slo_store::influx::PointSink::write`]).
+    pub fn write(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
+        match self {
+            Remote::Influx(s) => slo_store::influx::PointSink::write(s, metric, time_ns, value, tags),
+            Remote::Prometheus(s) => s.write(metric, time_ns, value, tags),
+        }
+    }
+
+    fn flush(&mut self) {
+        match self {
+            Remote::Influx(s) => slo_store::influx::PointSink::flush(s),
+            Remote::Prometheus(s) => s.flush(),
+        }
+    }
+}
+
+/// One `--out influxdb=|prometheus=` of a run: its sink (shared with the fan-out) and
+/// what the end-of-run report needs.
+pub struct RemoteOut {
+    store: Store,
+    sink: Arc<Mutex<Remote>>,
+    reachable_at_start: bool,
+    lost: std::sync::atomic::AtomicU64,
+}
+
+/// Healthchecks each remote store (an unreachable one is a warning: its sink spools) and
+/// starts its sink for run `meta`; spools live in the run's folder (`influxdb-spool`,
+/// `prometheus-spool`).
+pub fn open_remotes(stores: &[Store], meta: &RunMeta, run_dir: &Path) -> anyhow::Result<Vec<RemoteOut>> {
+    let mut v = Vec::new();
+    for st in stores {
+        let (remote, health) = match st {
+            Store::Influx(cfg) => {
+                let h = slo_store::influx::InfluxSink::healthcheck(cfg).map_err(|e| e.to_string());
+                let sink = slo_store::influx::InfluxSink::new(cfg.clone(), meta.clone(), source::spool_dir(run_dir, "influxdb"));
+                (Remote::Influx(sink), h)
+            }
+            Store::Prometheus(cfg) => {
+                let h = source::prom_healthcheck(cfg).map_err(|e| e.to_string());
+                let mut cfg = cfg.clone();
+                cfg.spool_dir = source::spool_dir(run_dir, "prometheus");
+                let info = slo_store::prometheus::RunInfo {
+                    testid: meta.id.0.clone(),
+                    scenario: meta.scenario.clone().unwrap_or_default(),
+                    slo_version: meta.slo_version.clone(),
+                    start_ms: meta.created_ns.div_euclid(1_000_000),
+                };
+                let sink = slo_store::prometheus::PrometheusSink::new(cfg, info)
+                    .map_err(source::prom_err)
+                    .with_context(|| format!("--out {}", st.display()))?;
+                (Remote::Prometheus(sink), h)
+            }
+        };
+        if let Err(e) = &health {
+            say!("warning: --out {}: {e}; the run goes on, its samples are spooled and reported at the end", st.display());
+        }
+        v.push(RemoteOut { store: st.clone(), sink: Arc::new(Mutex::new(remote)), reachable_at_start: health.is_ok(), lost: 0.into() });
+    }
+    Ok(v)
+}
+
+impl RemoteOut {
+    /// Closes the sink (final delivery, registry end) and says what happened to every
+    /// sample: one or more lines, with the exact `slo runs push` command for what is left.
+    pub fn close(&self, status: RunStatus, duration_s: f64, id: &RunId, store_dir: &Path) -> String {
+        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        let push = format!("slo runs push {id} --out {} --store {}", self.store.display(), store_dir.display());
+        let mut s = String::new();
+        let unreachable = if self.reachable_at_start { "" } else { " (unreachable at start)" };
+        match &mut *sink {
+            Remote::Influx(x) => {
+                x.set_end(status, Some(duration_s), Some("wall clock".into()));
+                let r = slo_store::influx::PointSink::close(x);
+                self.lost.store(r.lost, Ordering::SeqCst);
+                s.push_str(&format!(
+                    "out {}{unreachable}: {} points: {} delivered, {} spooled, {} lost ({} retries)\n",
+                    self.store.display(),
+                    r.points,
+                    r.delivered,
+                    r.spooled,
+                    r.lost,
+                    r.retries
+                ));
+                if r.spooled > 0 || !r.registry_delivered {
+                    let dir = r.spool_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+                    s.push_str(&format!("  {} points spooled in {dir}; deliver them with: {push}\n", r.spooled));
+                }
+                for e in &r.errors {
+                    s.push_str(&format!("  error: {e}\n"));
+                }
+            }
+            Remote::Prometheus(x) => {
+                let r = x.close_with(status);
+                self.lost.store(r.samples_lost, Ordering::SeqCst);
+                s.push_str(&format!(
+                    "out {}{unreachable}: {} points in {} pushes: {} pushes ({} samples) delivered, {} pushes ({} samples) spooled, {} samples lost ({} retries)\n",
+                    self.store.display(),
+                    r.points,
+                    r.pushes,
+                    r.pushes_delivered,
+                    r.samples_delivered,
+                    r.pushes_spooled,
+                    r.samples_spooled,
+                    r.samples_lost,
+                    r.retries
+                ));
+                if r.pushes_spooled > 0 || !r.registry_delivered {
+                    let dir = r.spool_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+                    s.push_str(&format!("  {} samples spooled in {dir}; deliver them with: {push}\n", r.samples_spooled));
+                }
+                for e in &r.errors {
+                    s.push_str(&format!("  error: {e}\n"));
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Hands every point to a remote sink (never waits for the network).
+struct RemoteSink(Arc<Mutex<Remote>>);
+
+impl SampleSink for RemoteSink {
+    fn write(&mut self, batch: &SampleBatch) -> Result<(), SinkError> {
+        let mut sink = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        batch.for_each_point(|m, t, v, tags| with_tag_slice(tags, |pairs| sink.write(m, t, v, pairs)));
+        sink.flush();
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush();
+        Ok(())
+    }
+}
+
+/// Calls `f` with a point's tags as a slice, on the stack for up to [`STACK_TAGS`] tags.
+fn with_tag_slice<R>(tags: &slo_model::sample::PointTags<'_>, f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
+    let mut arr: [(&str, &str); STACK_TAGS] = [("", ""); STACK_TAGS];
+    let mut n = 0;
+    for p in tags.pairs() {
+        if n == STACK_TAGS {
+            let all: Vec<(&str, &str)> = tags.pairs().collect();
+            return f(&all);
+        }
+        arr[n] = p;
+        n += 1;
+    }
+    f(&arr[..n])
 }
 
 /// Writes every point of a batch to the local store and closes a Parquet part per
@@ -544,11 +721,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_local_out_is_accepted() {
-        assert!(check_outputs(&["local".into()]).is_ok());
-        let e = check_outputs(&["local".into(), "influxdb=http://127.0.0.1:8086".into()]).unwrap_err();
+    fn outputs_are_local_influxdb_and_prometheus() {
+        assert!(check_outputs(&["local".into()]).unwrap().is_empty());
+        let v = check_outputs(&["local".into(), "influxdb=http://127.0.0.1:8086/db".into(), "prometheus=http://u:pw@127.0.0.1:9090".into()]).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].display(), "influxdb=http://127.0.0.1:8086/db");
+        assert_eq!(v[1].display(), "prometheus=http://127.0.0.1:9090");
+        let e = check_outputs(&["kafka=x".into()]).unwrap_err();
         assert_eq!(crate::exit::exit_of(&e), Exit::InvalidInput);
-        assert!(e.to_string().contains("issue 5"), "{e}");
+        assert!(e.to_string().contains("--out"), "{e}");
+        let e = check_outputs(&["influxdb=ftp://u:secret@h/db".into()]).unwrap_err();
+        assert!(!format!("{e:#}").contains("secret"), "{e:#}");
     }
 
     #[test]

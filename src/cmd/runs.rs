@@ -3,13 +3,193 @@
 use slo_model::RunMeta;
 use slo_store::{LocalStore, RunState};
 
-use crate::cli::{ListFormat, RunsCommand};
+use anyhow::Context;
+use slo_store::influx::PointSink;
+
+use crate::cli::{ListFormat, RunsCommand, RunsPushArgs};
+use crate::cmd::source::{self, Store};
 use crate::cmd::{open_store, store_result, write_output};
 use crate::exit::Exit;
+
+/// Runs of a remote store as a table (no local state: a stored status).
+fn remote_table(st: &Store, runs: &[RunMeta]) -> String {
+    if runs.is_empty() {
+        return format!("no runs in {}\n", st.display());
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|m| {
+            let status = serde_json::to_value(m.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            vec![
+                m.id.to_string(),
+                time(m.start_ns),
+                duration(m),
+                status,
+                m.points.to_string(),
+                m.origin.clone(),
+                m.scenario.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    slo_report::columns(&["RUN", "START (UTC)", "DURATION", "STATUS", "POINTS", "ORIGIN", "SCENARIO"], &rows)
+}
+
+/// Files under `dir`, recursively (0 when it does not exist).
+fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { usize::from(!e.file_name().to_string_lossy().starts_with('.')) })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// `slo runs push RUN --out ...`: the run's spool of each store, or, without one, the
+/// whole run re-sent from the local store. Exit 4 when a store cannot be reached, 1 when
+/// something is still not delivered.
+fn push(a: RunsPushArgs) -> anyhow::Result<Exit> {
+    let stores: Vec<Store> = a.out.iter().map(|o| source::parse("--out", o)).collect::<anyhow::Result<_>>()?;
+    let local = open_store(&a.store.store)?;
+    let meta = store_result(local.resolve(&a.run)).with_context(|| format!("run {}", a.run))?;
+    let run_dir = local.run_dir(&meta.id);
+    let mut exit = Exit::Pass;
+    for st in &stores {
+        let kind = match st {
+            Store::Influx(_) => "influxdb",
+            Store::Prometheus(_) => "prometheus",
+        };
+        let dir = source::spool_dir(&run_dir, kind);
+        let line = if count_files(&dir) > 0 {
+            match st {
+                Store::Influx(cfg) => {
+                    let r = slo_store::influx::push_spool(&dir, cfg).map_err(source::influx_err)?;
+                    if r.files_left > 0 {
+                        exit = Exit::Failed;
+                    }
+                    let mut s = format!(
+                        "{}: spool of run {}: {} points delivered ({} files), {} points left ({} files)\n",
+                        st.display(),
+                        meta.id,
+                        r.points_delivered,
+                        r.files_delivered,
+                        r.points_left,
+                        r.files_left
+                    );
+                    for e in &r.errors {
+                        s.push_str(&format!("  error: {e}\n"));
+                    }
+                    s
+                }
+                Store::Prometheus(cfg) => {
+                    let r = slo_store::prometheus::push_spool(cfg, &dir).map_err(source::prom_err)?;
+                    if r.files_left > 0 {
+                        exit = Exit::Failed;
+                    }
+                    let mut s = format!(
+                        "{}: spool of run {}: {} samples delivered ({} pushes), {} pushes left\n",
+                        st.display(),
+                        meta.id,
+                        r.samples_delivered,
+                        r.files_sent,
+                        r.files_left
+                    );
+                    for e in &r.errors {
+                        s.push_str(&format!("  error: {e}\n"));
+                    }
+                    s
+                }
+            }
+        } else {
+            resend(&local, &meta, st, &dir, &mut exit)?
+        };
+        write_output(None, line.as_bytes())?;
+    }
+    Ok(exit)
+}
+
+/// Sends a whole run from the local store to `st` (no spool to push).
+fn resend(local: &LocalStore, meta: &RunMeta, st: &Store, dir: &std::path::Path, exit: &mut Exit) -> anyhow::Result<String> {
+    let mut created = meta.clone();
+    if created.created_ns == 0 {
+        created.created_ns = meta.start_ns.unwrap_or(0);
+    }
+    let mut remote = match st {
+        Store::Influx(cfg) => {
+            slo_store::influx::InfluxSink::healthcheck(cfg).map_err(source::influx_err)?;
+            crate::cmd::run::Remote::Influx(slo_store::influx::InfluxSink::new(cfg.clone(), created, dir.to_path_buf()))
+        }
+        Store::Prometheus(cfg) => {
+            source::prom_healthcheck(cfg).map_err(source::prom_err)?;
+            let mut cfg = cfg.clone();
+            cfg.spool_dir = dir.to_path_buf();
+            let info = slo_store::prometheus::RunInfo {
+                testid: meta.id.0.clone(),
+                scenario: meta.scenario.clone().unwrap_or_default(),
+                slo_version: meta.slo_version.clone(),
+                start_ms: meta.start_ns.unwrap_or(meta.created_ns).div_euclid(1_000_000),
+            };
+            crate::cmd::run::Remote::Prometheus(slo_store::prometheus::PrometheusSink::new(cfg, info).map_err(source::prom_err)?)
+        }
+    };
+    let keys: Vec<&str> = slo_store::FIXED_TAGS.to_vec();
+    let mut n = 0u64;
+    store_result(local.scan(meta, &slo_store::ScanOptions::default(), &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| {
+        let mut pairs: Vec<(String, String)> = keys.iter().filter_map(|k| tags.tag(k).map(|v| (k.to_string(), v.to_string()))).collect();
+        if let Some(all) = tags.tag(slo_store::ALL_EXTRA_KEY) {
+            if let Ok(extra) = serde_json::from_str::<std::collections::BTreeMap<String, serde_json::Value>>(all) {
+                for (k, v) in extra {
+                    pairs.push((k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())));
+                }
+            }
+        }
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        remote.write(m, t, v, &refs);
+        n += 1;
+    }))
+    .with_context(|| format!("reading run {}", meta.id))?;
+    let line = match &mut remote {
+        crate::cmd::run::Remote::Influx(x) => {
+            x.set_end(meta.status, meta.duration_s, meta.duration_source.clone());
+            let r = x.close();
+            if r.spooled > 0 || r.lost > 0 {
+                *exit = Exit::Failed;
+            }
+            format!("{}: run {} re-sent from the local store: {n} points, {} delivered, {} spooled, {} lost\n", st.display(), meta.id, r.delivered, r.spooled, r.lost)
+        }
+        crate::cmd::run::Remote::Prometheus(x) => {
+            let r = x.close_with(meta.status);
+            if r.pushes_spooled > 0 || r.samples_lost > 0 {
+                *exit = Exit::Failed;
+            }
+            format!(
+                "{}: run {} re-sent from the local store: {n} points, {} samples delivered, {} spooled, {} lost\n",
+                st.display(),
+                meta.id,
+                r.samples_delivered,
+                r.samples_spooled,
+                r.samples_lost
+            )
+        }
+    };
+    Ok(line)
+}
 
 /// Runs `slo runs ...`.
 pub fn run(cmd: RunsCommand) -> anyhow::Result<Exit> {
     match cmd {
+        RunsCommand::List(a) if a.source.is_some() => {
+            let spec = a.source.as_deref().unwrap_or_default();
+            let st = source::parse("--source", spec)?;
+            let runs = source::list_runs(&st)?;
+            let out = match a.format {
+                ListFormat::Json => serde_json::to_string_pretty(&runs)? + "\n",
+                ListFormat::Table => remote_table(&st, &runs),
+            };
+            write_output(None, out.as_bytes())?;
+            Ok(Exit::Pass)
+        }
+        RunsCommand::Push(a) => push(a),
         RunsCommand::List(a) => {
             let store = open_store(&a.store.store)?;
             let runs = store_result(store.list_runs())?;

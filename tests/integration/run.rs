@@ -413,9 +413,9 @@ fn bad_input_exits_2_before_any_request() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("bad.yaml:2:"), "{}", stderr(&o));
     let ok = write(&s, "ok.yaml", "flows:\n  - flow:\n      - get: {url: /health}\n");
-    let o = slo_run(&store, &ok, &srv.url(), &["--out", "influxdb=http://127.0.0.1:8086"]);
+    let o = slo_run(&store, &ok, &srv.url(), &["--out", "kafka=http://127.0.0.1:8086"]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("unsupported sink"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--out") && stderr(&o).contains("expected influxdb=URL or prometheus=URL"), "{}", stderr(&o));
     let o = slo_run(&store, &ok, "http://example.com", &[]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_eq!(srv.stats().total, 0);
