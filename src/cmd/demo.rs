@@ -4,7 +4,13 @@
 //! the embedded scenario (`slo/demo.scenario.yaml`) recorded as a baseline run (tag
 //! `role=baseline`), the target restarted with the candidate profile (product detail
 //! 1.5 × slower) and a candidate run (tag `role=candidate`), then `slo check --run latest`
-//! with the embedded `slo/demo.slo-config.yaml` and its threshold profile `demo`.
+//! with the embedded `slo/demo.slo-config.yaml` and its threshold profile `demo`, then
+//! `slo compare` of the candidate against the baseline (table on standard output), and
+//! the HTML reports of both (`<store>/demo/check.html`, `<store>/demo/compare.html`).
+//!
+//! The exit code is that of the runs and the check; the comparison's "regressed" is the
+//! expected outcome of the demo (the candidate profile is slower by construction), so it
+//! is reported, not turned into exit 1.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -13,7 +19,7 @@ use anyhow::Context;
 use slo_config::scenario::ScenarioFile;
 use slo_demo::{DemoConfig, DemoServer, Profile};
 
-use crate::cli::{CheckArgs, DemoArgs, DemoCommand, DemoServeArgs, ReportFormat, RunArgs, StoreArgs};
+use crate::cli::{CheckArgs, CompareArgs, DemoArgs, DemoCommand, DemoServeArgs, ReportFormat, RunArgs, StoreArgs};
 use crate::exit::{Exit, WithExit};
 
 /// The scenario `slo demo` runs.
@@ -79,21 +85,53 @@ fn main_job(store: &StoreArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Interrupted);
     }
 
-    println!("\n== slo check --run latest (the candidate) --config {} --profile {DEMO_PROFILE} ==\n", config.display());
-    let check = super::check::run(CheckArgs {
-        run: "latest".into(),
+    let check_args = |format: ReportFormat, output: Option<PathBuf>| CheckArgs {
+        run: candidate.run_id.0.clone(),
         config: Some(config.clone()),
         profile: Some(DEMO_PROFILE.into()),
         k6_options: None,
-        format: ReportFormat::Table,
-        output: None,
+        format,
+        output,
         allow_no_data: false,
         threshold_window: None,
         source: None,
         from: None,
         to: None,
         store: store.clone(),
-    })?;
+    };
+    println!("\n== slo check --run {} (the candidate) --config {} --profile {DEMO_PROFILE} ==\n", candidate.run_id, config.display());
+    let check = super::check::run(check_args(ReportFormat::Table, None))?;
+
+    let compare_args = |format: ReportFormat, output: Option<PathBuf>| CompareArgs {
+        baseline: baseline.run_id.0.clone(),
+        candidate: candidate.run_id.0.clone(),
+        config: Some(config.clone()),
+        format,
+        output,
+        fail_on: None,
+        min_samples: 30,
+        seed: 0x5EED,
+        store: store.clone(),
+    };
+    println!("\n== slo compare --baseline {} --candidate {} --config {} ==\n", baseline.run_id, candidate.run_id, config.display());
+    let compared = super::compare::run(compare_args(ReportFormat::Table, None))?;
+    println!();
+    match compared {
+        Exit::Failed => println!(
+            "slo compare found a regression (it would exit 1): expected here — the candidate target serves \
+             GET /api/products/{{id}} (product_detail) 1.5x slower by construction. The demo still exits 0 \
+             when its checks pass; in CI, `slo compare` exits 1 on a regression."
+        ),
+        _ => println!(
+            "slo compare found no regression, although the candidate target serves GET /api/products/{{id}} \
+             (product_detail) 1.5x slower: a 10 s run can be too short to tell at this noise level."
+        ),
+    }
+
+    let check_html = dir.join("check.html");
+    let compare_html = dir.join("compare.html");
+    super::check::run(check_args(ReportFormat::Html, Some(check_html.clone())))?;
+    super::compare::run(compare_args(ReportFormat::Html, Some(compare_html.clone())))?;
 
     let s = store.store.display();
     let c = config.display();
@@ -102,13 +140,19 @@ fn main_job(store: &StoreArgs) -> anyhow::Result<Exit> {
     println!("  candidate run  {} (tag role=candidate, exit {})", candidate.run_id, candidate.exit.code());
     println!("  scenario       {}", scenario.display());
     println!("  slo-config     {c}");
+    println!("  check report   {} (HTML, the candidate)", check_html.display());
+    println!("  compare report {} (HTML, candidate vs baseline)", compare_html.display());
     println!("re-run the checks:");
     println!("  slo check --store {s} --run {} --config {c} --profile {DEMO_PROFILE}", baseline.run_id);
     println!("  slo check --store {s} --run {} --config {c} --profile {DEMO_PROFILE}", candidate.run_id);
+    println!("re-run the comparison:");
+    println!("  slo compare --store {s} --baseline {} --candidate {} --config {c}", baseline.run_id, candidate.run_id);
+    println!("  slo compare --store {s} --baseline latest:role=baseline --candidate latest:role=candidate --format html -o compare.html");
     println!("  slo runs list --store {s}");
     println!("record another run against your own target:");
     println!("  slo run {} --target http://127.0.0.1:PORT --store {s}", scenario.display());
 
+    // The comparison's verdict is reported above and does not change the exit code.
     Ok([baseline.exit, candidate.exit, check].into_iter().find(|e| *e != Exit::Pass).unwrap_or(Exit::Pass))
 }
 

@@ -2,7 +2,9 @@
 
 mod cases;
 mod cli;
+mod compare;
 mod conformance;
 mod exports;
 mod run;
+mod stores;
 mod util;
