@@ -5,7 +5,7 @@
 # 10 s each. Prints each tool's req/s, CPU seconds per 1,000 requests (user+sys from
 # /usr/bin/time), peak RSS, and slo's ratio to each; then the open model:
 # constant-arrival-rate at 20,000/s for 20 s, its achieved rate and p99 scheduling lag
-# (`slo check --format json` on `slo_scheduling_lag`).
+# (`slo runs show --format json` on `slo_scheduling_lag`).
 #
 # Usage: bash tests/bench/generator.sh [SECONDS] [RATE] [RATE_SECONDS]
 #        (defaults: 10, 20000, 20). Installs wrk and hey from Debian when missing (root),
@@ -62,9 +62,8 @@ flows:
       - get: {url: /health}
 EOF
 timed slo "$SLO" run "$W/closed.yaml" --target "$URL" -q --run-id closed --store "$W/store"
-n=$("$SLO" check --run closed --format json --store "$W/store" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["metrics"]["http_reqs"]["count"]))')
+n=$("$SLO" runs show closed --format json --store "$W/store" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["summary"]["http_reqs"]["count"]))')
 record slo "$n"
-"$SLO" check --run closed --format json --store "$W/store" >"$W/closed.json"
 
 # --- wrk ---------------------------------------------------------------------------------
 if command -v wrk >/dev/null; then
@@ -121,11 +120,11 @@ flows:
       - get: {url: /health}
 EOF
 timed open "$SLO" run "$W/open.yaml" --target "$URL" -q --run-id open --store "$W/store"
-"$SLO" check --run open --format json --store "$W/store" >"$W/open.json"
+"$SLO" runs show open --format json --store "$W/store" >"$W/open.json"
 read -r owall ouser osys orss <"$W/open.time"
 python3 - "$W/open.json" "$RATE" "$RATE_DUR" "$ouser" "$osys" "$orss" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1]))["metrics"]
+d = json.load(open(sys.argv[1]))["summary"]
 rate, dur, user, sys_, rss = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 it = d["iterations"]["count"]
 dropped = d.get("dropped_iterations", {}).get("count", 0)
