@@ -397,7 +397,9 @@ fn apply_latency(report: &mut CheckReport, thresholds: &[MetricThresholds], slos
                 Aggregation::P(p) => format!("p{p}"),
                 other => agg_name(other),
             };
-            agg.trend_stats.iter().find(|s| s.metric == "k6_http_req_duration_".to_string() + &stat && s.labels.len() <= 2).map(|s| s.value * 1000.0)
+            // k6 writes one gauge per tag set; only a single series is the whole run.
+            let hits: Vec<_> = agg.trend_stats.iter().filter(|s| s.metric == format!("k6_http_req_duration_{stat}")).collect();
+            (hits.len() == 1).then(|| hits[0].value * 1000.0)
         } else {
             None
         };

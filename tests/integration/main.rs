@@ -7,4 +7,5 @@ mod conformance;
 mod exports;
 mod run;
 mod stores;
+mod stores;
 mod util;
