@@ -7,5 +7,4 @@ mod conformance;
 mod exports;
 mod run;
 mod stores;
-mod stores;
 mod util;
