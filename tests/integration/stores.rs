@@ -354,3 +354,130 @@ fn k6_prometheus_rw_output_counts_exact() {
     assert!(t["observed"].is_null() || (t["observed"].as_f64().unwrap() - sum["metrics"]["http_req_duration"]["p(95)"].as_f64().unwrap()).abs() < 1e-9, "{t}");
     assert!(runs_list(&store, &src).iter().any(|r| r["id"] == "k6prom"));
 }
+
+/// A fake InfluxDB 1.x on 127.0.0.1: `/ping` 204, `/query` an empty result, `/write`
+/// answers 500 to the first `n500` writes, then 429 (`Retry-After: 0`) to the next `n429`,
+/// then 204, counting the data lines (not `slo_run`) of every accepted body.
+struct FakeInflux {
+    url: String,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+fn fake_influx(n500: u64, n429: u64) -> FakeInflux {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let writes = Arc::new(AtomicU64::new(0));
+    let (acc, refd) = (accepted.clone(), refused.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let (acc, refd, writes) = (acc.clone(), refd.clone(), writes.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut w = conn;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let (mut len, mut gz) = (0usize, false);
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let h = h.trim_end().to_ascii_lowercase();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if h.starts_with("content-encoding:") && h.contains("gzip") {
+                            gz = true;
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let reply = if path.starts_with("/ping") {
+                        "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string()
+                    } else if path.starts_with("/query") {
+                        let b = r#"{"results":[{"statement_id":0}]}"#;
+                        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len())
+                    } else {
+                        let k = writes.fetch_add(1, Ordering::SeqCst);
+                        if k < n500 {
+                            refd.fetch_add(1, Ordering::SeqCst);
+                            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_string()
+                        } else if k < n500 + n429 {
+                            refd.fetch_add(1, Ordering::SeqCst);
+                            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n".to_string()
+                        } else {
+                            let mut text = String::new();
+                            if gz {
+                                flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
+                            } else {
+                                text = String::from_utf8_lossy(&body).into_owned();
+                            }
+                            let n = text.lines().filter(|l| !l.is_empty() && !l.starts_with("slo_run,")).count();
+                            acc.fetch_add(n as u64, Ordering::SeqCst);
+                            "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string()
+                        }
+                    };
+                    if w.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    FakeInflux { url, accepted, refused }
+}
+
+#[test]
+fn influxdb_answering_500_and_429_loses_nothing_and_push_delivers_the_rest() {
+    use std::sync::atomic::Ordering;
+    let fake = fake_influx(6, 6);
+    let srv = target();
+    let s = Scratch::new();
+    let store = s.store();
+    let out = format!("influxdb={}/slo", fake.url);
+    let o = run(&store, &["run", &scenario(&s), "--target", &srv.url(), "--out", &out, "-q", "--run-id", "flaky"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o)); // the deliberate p(99) breach
+    let text = stdout(&o);
+    let line = text.lines().find(|l| l.starts_with(&format!("out {out}"))).unwrap_or_else(|| panic!("{text}"));
+    let num = |label: &str| -> u64 {
+        let i = line.find(&format!(" {label}")).unwrap_or_else(|| panic!("{label} in {line}"));
+        line[..i].rsplit([' ', ':']).next().unwrap().parse().unwrap()
+    };
+    let (points, delivered, spooled) = (num("points"), num("delivered"), num("spooled"));
+    assert!(line.contains(", 0 lost"), "{line}");
+    assert!(fake.refused.load(Ordering::SeqCst) >= 12, "the fake refused the first 12 writes");
+    let shown = run(&store, &["runs", "show", "flaky", "--format", "json"]);
+    let generated = serde_json::from_slice::<Value>(&shown.stdout).unwrap()["points"].as_u64().unwrap();
+    assert_eq!(points, generated);
+    // zero silent loss: in the server + reported spooled == what the generator made
+    assert_eq!(fake.accepted.load(Ordering::SeqCst), delivered);
+    assert_eq!(delivered + spooled, generated, "{line}");
+    let o = run(&store, &["runs", "push", "flaky", "--out", &out]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    if spooled > 0 {
+        // the spool is delivered: now the server has every point once
+        assert!(stdout(&o).contains(&format!("{spooled} points delivered")), "{}", stdout(&o));
+        assert_eq!(fake.accepted.load(Ordering::SeqCst), generated, "{}", stdout(&o));
+    } else {
+        // retries delivered everything during the run: no spool, so push re-sends the run
+        // from the local store (InfluxDB overwrites identical points; the fake counts twice)
+        assert!(stdout(&o).contains(&format!("re-sent from the local store: {generated} points, {generated} delivered")), "{}", stdout(&o));
+        assert_eq!(fake.accepted.load(Ordering::SeqCst), 2 * generated);
+    }
+}
