@@ -169,6 +169,24 @@ impl Shared {
         self.sleep_until_or_stop(Instant::now() + d).await
     }
 
+    /// Waits until `t` to within microseconds, for arrival-rate executors: the timer
+    /// (1 ms resolution, firing on the tick after `t`) brings it to `SPIN` before `t`,
+    /// then the task yields in a loop until `t`, so the scheduling lag it records is the
+    /// generator's, not the timer wheel's. False when a stop came first.
+    pub async fn arrive_at(&self, t: Instant) -> bool {
+        const SPIN: Duration = Duration::from_micros(1_500);
+        if t > Instant::now() + SPIN && !self.sleep_until_or_stop(t - SPIN).await {
+            return false;
+        }
+        while Instant::now() < t {
+            if self.stopping() {
+                return false;
+            }
+            tokio::task::yield_now().await;
+        }
+        !self.stopping()
+    }
+
     /// Sleeps until `t`; false when a stop came first.
     pub async fn sleep_until_or_stop(&self, t: Instant) -> bool {
         let mut rx = self.stop_tx.subscribe();
@@ -487,7 +505,7 @@ async fn run_scenario(shared: Arc<Shared>, sc: usize) {
                     continue;
                 }
                 let intended = start + off;
-                if intended >= end || !shared.sleep_until_or_stop(intended).await {
+                if intended >= end || !shared.arrive_at(intended).await {
                     break;
                 }
                 while set.try_join_next().is_some() {}
