@@ -94,7 +94,19 @@ pub fn escape_string_field(out: &mut String, s: &str) {
 /// Appends a float field value: the shortest decimal form that parses back to the same
 /// f64, never in exponent notation (as Go's `strconv.FormatFloat(v, 'f', -1, 64)`).
 pub fn push_float(out: &mut String, v: f64) {
-    let _ = write!(out, "{v}");
+    if !v.is_finite() {
+        let _ = write!(out, "{v}");
+        return;
+    }
+    let mut b = ryu::Buffer::new();
+    let s = b.format_finite(v);
+    if s.contains('e') {
+        // ryu switches to exponent notation for very large and small magnitudes; Rust's
+        // `Display` prints the same shortest digits in plain decimal.
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str(s.strip_suffix(".0").unwrap_or(s));
+    }
 }
 
 /// Encodes points into line protocol, one line each, k6's way (see the module docs), and
@@ -152,8 +164,19 @@ impl LineEncoder {
         if !value.is_finite() {
             return Err(LineError::NonFiniteValue);
         }
-        let start = out.len();
-        escape_measurement(out, metric);
+        let parts = self.series(metric, tags)?;
+        Ok(self.encode_cached(out, &parts, time_ns, value))
+    }
+
+    /// The parts of a line that depend only on the metric and its tags (see
+    /// [`SeriesParts`]); notes the metric's empty tags. Encode points of the series with
+    /// [`LineEncoder::encode_cached`].
+    pub fn series(&mut self, metric: &str, tags: &[(&str, &str)]) -> Result<SeriesParts, LineError> {
+        if metric.is_empty() {
+            return Err(LineError::EmptyMetric);
+        }
+        let mut out = String::with_capacity(128);
+        escape_measurement(&mut out, metric);
         let extra_key = self.extra_tag.as_ref().map(|(k, _)| k.as_str());
         // Pick tags and tag-fields; later duplicates win (sorted stable, keep the last).
         self.scratch_tags.clear();
@@ -191,41 +214,72 @@ impl LineEncoder {
                 tags[i]
             };
             out.push(',');
-            escape_key(out, k);
+            escape_key(&mut out, k);
             out.push('=');
-            escape_key(out, v);
+            escape_key(&mut out, v);
         }
-        let series_hash = fnv1a(&out.as_bytes()[start..]);
+        let hash = fnv1a(out.as_bytes());
         out.push(' ');
         self.scratch_fields.push(EXTRA); // the `value` field
         let fkey = |i: usize| -> &str { if i == EXTRA { "value" } else { tags[i].0 } };
         self.scratch_fields.sort_by(|a, b| fkey(*a).as_bytes().cmp(fkey(*b).as_bytes()).then(a.cmp(b)));
         dedup_keep_last(&mut self.scratch_fields, fkey);
+        let mut suffix = String::new();
+        let mut after_value = false;
         for (n, &i) in self.scratch_fields.iter().enumerate() {
+            let o = if after_value { &mut suffix } else { &mut out };
             if n > 0 {
-                out.push(',');
+                o.push(',');
             }
             if i == EXTRA {
-                out.push_str("value=");
-                push_float(out, value);
+                o.push_str("value=");
+                after_value = true;
                 continue;
             }
             let (k, v) = tags[i];
-            escape_key(out, k);
-            out.push('=');
+            escape_key(o, k);
+            o.push('=');
             let kind = self.tags_as_fields.iter().find(|(f, _)| f == k).map(|(_, t)| *t);
             match kind {
                 Some(FieldKind::Int) if v.parse::<i64>().is_ok() => {
-                    out.push_str(v);
-                    out.push('i');
+                    o.push_str(v);
+                    o.push('i');
                 }
-                _ => escape_string_field(out, v),
+                _ => escape_string_field(o, v),
             }
         }
-        let t = self.unique.assign(series_hash, time_ns);
-        let _ = writeln!(out, " {t}");
-        Ok(t)
+        suffix.push(' ');
+        Ok(SeriesParts { prefix: out, suffix, hash })
     }
+
+    /// Appends one point of a series prepared by [`LineEncoder::series`] (no allocation
+    /// once `out` has room) and returns the timestamp written (ns; see
+    /// [`LineEncoder::encode`]). `value` must be finite (the caller checks).
+    pub fn encode_cached(&mut self, out: &mut String, parts: &SeriesParts, time_ns: i64, value: f64) -> i64 {
+        out.push_str(&parts.prefix);
+        push_float(out, value);
+        out.push_str(&parts.suffix);
+        let t = self.unique.assign(parts.hash, time_ns);
+        let mut b = itoa::Buffer::new();
+        out.push_str(b.format(t));
+        out.push('\n');
+        t
+    }
+}
+
+/// A series' line parts, computed once per distinct metric + tag set:
+/// `prefix` = measurement, sorted escaped tags (with `testid`), a space, the fields that
+/// sort before `value` and `value=`; `suffix` = the fields after `value` and the space
+/// before the timestamp; `hash` = FNV-1a of measurement + tag set (the series key of
+/// [`UniqueTimestamps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesParts {
+    /// Everything before the value.
+    pub prefix: String,
+    /// Everything between the value and the timestamp.
+    pub suffix: String,
+    /// The series key.
+    pub hash: u64,
 }
 
 fn dedup_keep_last<'a>(v: &mut Vec<usize>, key: impl Fn(usize) -> &'a str) {

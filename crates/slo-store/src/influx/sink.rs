@@ -1,13 +1,18 @@
 //! The InfluxDB sink: raw points as k6-style line protocol, batched, gzip-compressed and
 //! written by background threads; what cannot be delivered is spooled locally.
 //!
-//! Flow: [`PointSink::write`] encodes a line into the current batch on the caller's thread
-//! (no I/O). A full batch (or one older than `flush_interval`, checked on write and on
-//! [`PointSink::flush`]) goes into a bounded queue of `queue_batches`; `max_in_flight`
-//! writer threads take batches, gzip them (level 1) and `POST` them with retries
-//! ([`super::RetryPolicy`]: backoff with jitter on 5xx/408/timeouts/connection errors,
-//! `Retry-After` on 429/503). The caller never waits for the network: when the queue is
-//! full, the batch goes to the spool right away.
+//! Flow: [`PointSink::write`] only copies the raw point (metric id, tag-set id, time,
+//! value: 24 bytes) into a batch on the caller's thread; a tag set equal to the previous
+//! point's costs a comparison, a new one a hash lookup (interned once, sent along with the
+//! batch). Full batches (`batch_points`), and the partial one on [`PointSink::flush`] or
+//! after `flush_interval`, go to the encoder thread over an unbounded channel (the caller
+//! never waits). The encoder keeps each distinct metric + tag set's escaped line prefix
+//! ([`super::line_protocol::SeriesParts`]) and appends per point only the value (ryu),
+//! the timestamp (itoa) and a newline. Full line batches go into a bounded queue of
+//! `queue_batches`; `max_in_flight` writer threads take them, gzip them (level 1) and
+//! `POST` them with retries ([`super::RetryPolicy`]: backoff with jitter on
+//! 5xx/408/timeouts/connection errors, `Retry-After` on 429/503). When the queue is full,
+//! the encoder spools the batch right away.
 //!
 //! The spool is a directory of `batch-NNNNNNNN.lp.gz` files (gzip line protocol, one file
 //! per batch, written to a temporary name and renamed). A batch lands there when the queue
@@ -15,12 +20,12 @@
 //! [`PointSink::close`], if the server is reachable, spooled batches are sent once more;
 //! [`push_spool`] sends the rest later. [`DeliveryReport`] accounts for every point.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,7 +37,7 @@ use slo_model::{builtin_metric, MetricInfo, MetricType, RunMeta, RunStatus, Valu
 
 use super::client::{Client, WriteResult};
 use super::config::InfluxConfig;
-use super::line_protocol::{escape_key, escape_string_field, LineEncoder};
+use super::line_protocol::{escape_key, escape_string_field, fnv1a, LineEncoder, SeriesParts};
 use super::{InfluxError, REGISTRY_MEASUREMENT};
 
 /// Where raw points go while a run is recorded. Writing never blocks on the network and
@@ -248,17 +253,171 @@ fn writer_loop(shared: Arc<Shared>, rx: Arc<Mutex<Receiver<Batch>>>) {
     }
 }
 
+/// One raw point as the caller hands it over: ids of its metric and tag set (see
+/// [`RawBatch`]), time (ns) and value.
+#[derive(Clone, Copy)]
+struct Raw {
+    metric: u32,
+    tags: u32,
+    time_ns: i64,
+    value: f64,
+}
+
+/// Raw points for the encoder thread, with the metrics and tag sets first seen in them.
+#[derive(Default)]
+struct RawBatch {
+    /// The caller cleared its tables before this batch: forget every id.
+    reset: bool,
+    metrics: Vec<(u32, String)>,
+    tag_sets: Vec<(u32, Vec<(String, String)>)>,
+    points: Vec<Raw>,
+    /// Hand the encoded lines to the writers after these points.
+    flush: bool,
+}
+
+/// Distinct tag sets remembered before the tables are cleared (bounded memory).
+const MAX_TAG_SETS: usize = 100_000;
+
+/// Interns metric names and tag sets on the caller's thread.
+#[derive(Default)]
+struct Interner {
+    metrics: HashMap<String, u32>,
+    sets: Vec<Vec<(String, String)>>,
+    by_hash: HashMap<u64, Vec<u32>>,
+    last: Option<u32>,
+}
+
+fn same_tags(a: &[(String, String)], b: &[(&str, &str)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((ak, av), (bk, bv))| ak == bk && av == bv)
+}
+
+fn tags_hash(tags: &[(&str, &str)]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in tags {
+        h = (h ^ fnv1a(k.as_bytes())).wrapping_mul(0x0000_0100_0000_01b3);
+        h = (h ^ fnv1a(v.as_bytes()).rotate_left(17)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// What the encoder thread hands back when it ends.
+struct EncoderEnd {
+    enc: LineEncoder,
+    min_t: Option<i64>,
+    max_t: Option<i64>,
+}
+
+struct Encoder {
+    enc: LineEncoder,
+    metrics: Vec<String>,
+    sets: Vec<Vec<(String, String)>>,
+    series: HashMap<u64, SeriesParts>,
+    buf: String,
+    buf_points: u64,
+    batch_points: u64,
+    batch_started: Instant,
+    tx: SyncSender<Batch>,
+    shared: Arc<Shared>,
+    min_t: Option<i64>,
+    max_t: Option<i64>,
+}
+
+impl Encoder {
+    fn take(&mut self, b: RawBatch) {
+        if b.reset {
+            self.metrics.clear();
+            self.sets.clear();
+            self.series.clear();
+        }
+        for (id, m) in b.metrics {
+            let id = id as usize;
+            if self.metrics.len() <= id {
+                self.metrics.resize(id + 1, String::new());
+            }
+            self.metrics[id] = m;
+        }
+        for (id, t) in b.tag_sets {
+            let id = id as usize;
+            if self.sets.len() <= id {
+                self.sets.resize(id + 1, Vec::new());
+            }
+            self.sets[id] = t;
+        }
+        for p in &b.points {
+            let key = (u64::from(p.metric) << 32) | u64::from(p.tags);
+            if !self.series.contains_key(&key) {
+                let metric = &self.metrics[p.metric as usize];
+                let pairs: Vec<(&str, &str)> = self.sets[p.tags as usize].iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                match self.enc.series(metric, &pairs) {
+                    Ok(parts) => {
+                        self.series.insert(key, parts);
+                    }
+                    // The caller refuses empty names; nothing else fails.
+                    Err(_) => continue,
+                }
+            }
+            let parts = &self.series[&key];
+            let t = self.enc.encode_cached(&mut self.buf, parts, p.time_ns, p.value);
+            self.min_t = Some(self.min_t.map_or(t, |m| m.min(t)));
+            self.max_t = Some(self.max_t.map_or(t, |m| m.max(t)));
+            self.buf_points += 1;
+            if self.buf_points >= self.batch_points {
+                self.send();
+            }
+        }
+        if b.flush {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let cap = (self.batch_points as usize).saturating_mul(160).min(64 << 20);
+        let lines = std::mem::replace(&mut self.buf, String::with_capacity(cap));
+        let batch = Batch { lines, points: self.buf_points };
+        self.buf_points = 0;
+        self.batch_started = Instant::now();
+        if let Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) = self.tx.try_send(batch) {
+            // Queue full: spool here rather than wait for the network.
+            self.shared.spool(&gzip(&b.lines), b.points);
+        }
+    }
+}
+
+fn encoder_loop(mut e: Encoder, rx: Receiver<RawBatch>, flush_interval: Duration) -> EncoderEnd {
+    loop {
+        let wait = flush_interval.saturating_sub(e.batch_started.elapsed()).max(Duration::from_millis(1));
+        match rx.recv_timeout(wait) {
+            Ok(b) => e.take(b),
+            Err(RecvTimeoutError::Timeout) => {
+                if e.batch_started.elapsed() >= flush_interval {
+                    e.send();
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if e.buf_points > 0 && e.batch_started.elapsed() >= flush_interval {
+            e.send();
+        }
+    }
+    e.send();
+    EncoderEnd { enc: e.enc, min_t: e.min_t, max_t: e.max_t }
+}
+
 /// The InfluxDB sink of one run. Create it with [`InfluxSink::new`]; use it through
 /// [`PointSink`].
 pub struct InfluxSink {
     enc: LineEncoder,
-    buf: String,
-    buf_points: u64,
+    interner: Interner,
+    raw: RawBatch,
     batch_started: Instant,
     since_clock_check: u32,
     batch_points: u64,
     flush_interval: Duration,
-    tx: Option<SyncSender<Batch>>,
+    raw_tx: Option<Sender<RawBatch>>,
+    encoder: Option<JoinHandle<EncoderEnd>>,
     workers: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
     meta: RunMeta,
@@ -272,11 +431,12 @@ pub struct InfluxSink {
 }
 
 impl InfluxSink {
-    /// Starts the writer threads for the run `meta` (its id becomes the `testid` tag) and
-    /// queues the run's registry point (status `running`). `spool_dir` (e.g. the run's
-    /// folder + `influx-spool`) is created only if something has to be spooled. Does not
-    /// contact the server: an unreachable server shows in the [`DeliveryReport`] (call
-    /// [`InfluxSink::healthcheck`] first to fail fast with exit code 4).
+    /// Starts the encoder and writer threads for the run `meta` (its id becomes the
+    /// `testid` tag) and queues the run's registry point (status `running`). `spool_dir`
+    /// (e.g. the run's folder + `influx-spool`) is created only if something has to be
+    /// spooled. Does not contact the server: an unreachable server shows in the
+    /// [`DeliveryReport`] (call [`InfluxSink::healthcheck`] first to fail fast with exit
+    /// code 4).
     pub fn new(config: InfluxConfig, meta: RunMeta, spool_dir: PathBuf) -> InfluxSink {
         let client = Client::new(config.clone());
         let shared = Arc::new(Shared {
@@ -302,22 +462,25 @@ impl InfluxSink {
                     .expect("spawn InfluxDB writer thread")
             })
             .collect();
-        let enc = LineEncoder::new(config.tags_as_fields.clone(), Some(("testid".to_string(), meta.id.0.clone())));
+        let testid = meta.id.0.clone();
+        let new_enc = || LineEncoder::new(config.tags_as_fields.clone(), Some(("testid".to_string(), testid.clone())));
         let mut metrics = BTreeMap::new();
         for m in &meta.metrics {
             metrics.insert(m.name.clone(), m.clone());
         }
+        let batch_points = config.batch_points.max(1) as u64;
         let mut sink = InfluxSink {
-            enc,
-            buf: String::with_capacity(config.batch_points.max(1) * 200),
-            buf_points: 0,
+            enc: new_enc(),
+            interner: Interner::default(),
+            raw: RawBatch::default(),
             batch_started: Instant::now(),
             since_clock_check: 0,
-            batch_points: config.batch_points.max(1) as u64,
+            batch_points,
             flush_interval: config.flush_interval,
-            tx: Some(tx),
+            raw_tx: None,
+            encoder: None,
             workers,
-            shared,
+            shared: shared.clone(),
             meta,
             points: 0,
             rejected: 0,
@@ -327,8 +490,31 @@ impl InfluxSink {
             end: None,
             report: None,
         };
-        let line = sink.registry_line(RunStatus::Running);
-        sink.buf.push_str(&line);
+        let mut buf = String::with_capacity((batch_points as usize).saturating_mul(160).min(64 << 20));
+        buf.push_str(&sink.registry_line(RunStatus::Running));
+        let e = Encoder {
+            enc: new_enc(),
+            metrics: Vec::new(),
+            sets: Vec::new(),
+            series: HashMap::new(),
+            buf,
+            buf_points: 0,
+            batch_points,
+            batch_started: Instant::now(),
+            tx,
+            shared,
+            min_t: None,
+            max_t: None,
+        };
+        let (raw_tx, raw_rx) = channel::<RawBatch>();
+        let interval = config.flush_interval;
+        sink.encoder = Some(
+            std::thread::Builder::new()
+                .name("influx-encoder".into())
+                .spawn(move || encoder_loop(e, raw_rx, interval))
+                .expect("spawn InfluxDB encoder thread"),
+        );
+        sink.raw_tx = Some(raw_tx);
         sink
     }
 
@@ -383,26 +569,80 @@ impl InfluxSink {
         }
         registry_point(&meta, &empty_tags_json(&self.enc))
     }
+}
 
-    fn send_batch(&mut self) {
-        if self.buf.is_empty() {
+impl InfluxSink {
+    /// Hands the raw points so far to the encoder thread (`flush`: and their lines to the
+    /// writers).
+    fn send_raw(&mut self, flush: bool) {
+        if self.raw.points.is_empty() && self.raw.metrics.is_empty() && self.raw.tag_sets.is_empty() && !self.raw.reset && !flush {
             return;
         }
-        let lines = std::mem::replace(&mut self.buf, String::with_capacity(self.batch_points as usize * 200));
-        let batch = Batch { lines, points: self.buf_points };
-        self.buf_points = 0;
+        let cap = (self.batch_points as usize).min(1 << 20);
+        let mut b = std::mem::replace(&mut self.raw, RawBatch { points: Vec::with_capacity(cap), ..RawBatch::default() });
+        b.flush = flush;
         self.batch_started = Instant::now();
-        let spill = match &self.tx {
-            Some(tx) => match tx.try_send(batch) {
-                Ok(()) => None,
-                Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => Some(b),
-            },
-            None => Some(batch),
-        };
-        if let Some(b) = spill {
-            // Queue full: spool on this thread rather than wait for the network.
-            self.shared.spool(&gzip(&b.lines), b.points);
+        if let Some(tx) = &self.raw_tx {
+            if let Err(e) = tx.send(b) {
+                // The encoder thread is gone (it panicked): count its points as lost.
+                let n = e.0.points.len() as u64;
+                self.shared.lost.fetch_add(n, Ordering::Relaxed);
+                if n > 0 {
+                    self.shared.note_error(format!("{n} points lost: the InfluxDB encoder thread ended"));
+                }
+            }
         }
+    }
+
+    /// The id of `tags` (interned; a new set goes into the raw batch).
+    fn tag_set_id(&mut self, tags: &[(&str, &str)]) -> u32 {
+        let it = &mut self.interner;
+        if let Some(id) = it.last {
+            if same_tags(&it.sets[id as usize], tags) {
+                return id;
+            }
+        }
+        let h = tags_hash(tags);
+        if let Some(ids) = it.by_hash.get(&h) {
+            for &id in ids {
+                if same_tags(&it.sets[id as usize], tags) {
+                    it.last = Some(id);
+                    return id;
+                }
+            }
+        }
+        if it.sets.len() >= MAX_TAG_SETS {
+            // Bounded memory: start over (the encoder forgets its ids in the same order).
+            self.send_raw(false);
+            self.interner = Interner::default();
+            self.raw.reset = true;
+            return self.tag_set_id(tags);
+        }
+        let owned: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let id = it.sets.len() as u32;
+        it.sets.push(owned.clone());
+        it.by_hash.entry(h).or_default().push(id);
+        it.last = Some(id);
+        self.raw.tag_sets.push((id, owned));
+        id
+    }
+
+    fn metric_id(&mut self, metric: &str) -> u32 {
+        if let Some(&id) = self.interner.metrics.get(metric) {
+            return id;
+        }
+        let id = self.interner.metrics.len() as u32;
+        self.interner.metrics.insert(metric.to_string(), id);
+        self.raw.metrics.push((id, metric.to_string()));
+        if !self.metrics.contains_key(metric) {
+            let info = builtin_metric(metric).unwrap_or(MetricInfo {
+                name: metric.to_string(),
+                kind: MetricType::Trend,
+                contains: ValueType::Default,
+            });
+            self.metrics.insert(metric.to_string(), info);
+        }
+        id
     }
 }
 
@@ -444,50 +684,48 @@ fn empty_tags_json(enc: &LineEncoder) -> String {
 
 impl PointSink for InfluxSink {
     fn write(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
-        if self.report.is_some() {
+        if self.report.is_some() || metric.is_empty() || !value.is_finite() {
             self.rejected += 1;
             return;
         }
-        let t = match self.enc.encode(&mut self.buf, metric, time_ns, value, tags) {
-            Ok(t) => t,
-            Err(_) => {
-                self.rejected += 1;
-                return;
-            }
-        };
-        if !self.metrics.contains_key(metric) {
-            let info = builtin_metric(metric).unwrap_or(MetricInfo {
-                name: metric.to_string(),
-                kind: MetricType::Trend,
-                contains: ValueType::Default,
-            });
-            self.metrics.insert(metric.to_string(), info);
-        }
+        let tags_id = self.tag_set_id(tags);
+        let metric_id = self.metric_id(metric);
+        self.raw.points.push(Raw { metric: metric_id, tags: tags_id, time_ns, value });
         self.points += 1;
-        self.buf_points += 1;
-        self.min_t = Some(self.min_t.map_or(t, |m| m.min(t)));
-        self.max_t = Some(self.max_t.map_or(t, |m| m.max(t)));
+        self.min_t = Some(self.min_t.map_or(time_ns, |m| m.min(time_ns)));
+        self.max_t = Some(self.max_t.map_or(time_ns, |m| m.max(time_ns)));
         self.since_clock_check += 1;
-        if self.buf_points >= self.batch_points {
-            self.send_batch();
+        if self.raw.points.len() as u64 >= self.batch_points {
+            self.send_raw(false);
         } else if self.since_clock_check >= 256 {
             self.since_clock_check = 0;
             if self.batch_started.elapsed() >= self.flush_interval {
-                self.send_batch();
+                self.send_raw(true);
             }
         }
     }
 
     fn flush(&mut self) {
-        self.send_batch();
+        self.send_raw(true);
     }
 
     fn close(&mut self) -> DeliveryReport {
         if let Some(r) = &self.report {
             return r.clone();
         }
-        self.send_batch();
-        self.tx = None; // writers end when the queue is empty
+        self.send_raw(true);
+        self.raw_tx = None; // the encoder ends when its channel is empty
+        if let Some(h) = self.encoder.take() {
+            match h.join() {
+                Ok(end) => {
+                    self.enc = end.enc;
+                    self.min_t = end.min_t;
+                    self.max_t = end.max_t;
+                }
+                Err(_) => self.shared.note_error("the InfluxDB encoder thread panicked".into()),
+            }
+        }
+        // The encoder dropped its queue sender: writers end when the queue is empty.
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
