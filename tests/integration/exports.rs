@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::util::{code, repo, slo, stderr};
+use slo_demo::{DemoConfig, DemoServer};
+
+use crate::util::{code, repo, run, slo, stderr, stdout};
 
 const SEED: &str = "slo/seed.slo-config.yaml";
 /// A URL name that needs escaping in PromQL, InfluxQL and line protocol alike.
@@ -76,131 +78,6 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-// ---- Prometheus remote write (protobuf + literal-only snappy block, as tools/promrw.py) ----
-
-fn varint(mut n: u64, out: &mut Vec<u8>) {
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-fn field(num: u64, data: &[u8], out: &mut Vec<u8>) {
-    varint((num << 3) | 2, out);
-    varint(data.len() as u64, out);
-    out.extend_from_slice(data);
-}
-
-/// One series: labels (any order; sorted here) and (value, ms) samples.
-type Series = (Vec<(String, String)>, Vec<(f64, i64)>);
-
-fn write_request(series: &[Series]) -> Vec<u8> {
-    let mut req = Vec::new();
-    for (labels, samples) in series {
-        let mut labels = labels.clone();
-        labels.sort();
-        let mut ts = Vec::new();
-        for (k, v) in &labels {
-            let mut l = Vec::new();
-            field(1, k.as_bytes(), &mut l);
-            field(2, v.as_bytes(), &mut l);
-            field(1, &l, &mut ts);
-        }
-        for (v, t) in samples {
-            let mut s = vec![0x09];
-            s.extend_from_slice(&v.to_le_bytes());
-            s.push(0x10);
-            varint(*t as u64, &mut s);
-            field(2, &s, &mut ts);
-        }
-        field(1, &ts, &mut req);
-    }
-    let mut out = Vec::new();
-    varint(req.len() as u64, &mut out);
-    for chunk in req.chunks(65536) {
-        let n = chunk.len() - 1;
-        if n < 60 {
-            out.push((n as u8) << 2);
-        } else if n < 256 {
-            out.extend_from_slice(&[60 << 2, n as u8]);
-        } else {
-            out.push(61 << 2);
-            out.extend_from_slice(&(n as u16).to_le_bytes());
-        }
-        out.extend_from_slice(chunk);
-    }
-    out
-}
-
-fn l(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-/// 10 minutes of a small test every 15 s: three endpoints (one failing, one with an odd
-/// name), a third of the requests failing and 60 % slower than 1 s, so every burn-rate
-/// alert of the seed config fires; slo's layout under testid `t1`, k6's under `k6run`.
-fn synthetic_series(now: i64) -> Vec<Series> {
-    let times: Vec<i64> = (0..=40).map(|i| now - (40 - i) * 15_000).collect();
-    let counter = |per_step: f64| -> Vec<(f64, i64)> { times.iter().enumerate().map(|(i, t)| (per_step * i as f64, *t)).collect() };
-    let gauge = |v: f64| -> Vec<(f64, i64)> { times.iter().map(|t| (v, *t)).collect() };
-    let mut s: Vec<Series> = Vec::new();
-    let endpoints = [("GET", "home", "200", "true"), ("POST", "login", "500", "false"), ("GET", ODD_NAME, "200", "true")];
-    for (method, name, status, expected) in endpoints {
-        let base = [("testid", "t1"), ("scenario", "default"), ("name", name), ("method", method), ("status", status), ("expected_response", expected)];
-        let with = |metric: &str, extra: &[(&str, &str)]| {
-            let mut v = l(&base);
-            v.push(("__name__".into(), metric.into()));
-            v.extend(l(extra));
-            v
-        };
-        s.push((with("k6_http_reqs_total", &[]), counter(150.0)));
-        s.push((with("k6_http_req_failed_total", &[]), counter(if status == "500" { 150.0 } else { 0.0 })));
-        for le in ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"] {
-            let share = if le.parse::<f64>().map_or(true, |v| v > 1.0) { 1.0 } else { 0.4 };
-            s.push((with("k6_http_req_duration_seconds_bucket", &[("le", le)]), counter(150.0 * share)));
-        }
-        s.push((with("k6_http_req_duration_seconds_count", &[]), counter(150.0)));
-        s.push((with("k6_http_req_duration_seconds_sum", &[]), counter(150.0 * 1.2)));
-        // k6's own output: url label, trend stats as gauges (seconds).
-        let k6 = |metric: &str| {
-            let mut v = l(&base);
-            v.retain(|(k, _)| k != "testid");
-            v.push(("testid".into(), "k6run".into()));
-            v.push(("url".into(), format!("http://127.0.0.1/{name}")));
-            v.push(("__name__".into(), metric.into()));
-            v
-        };
-        s.push((k6("k6_http_reqs_total"), counter(150.0)));
-        for (stat, v) in [("p50", 0.05), ("p95", 0.4), ("p99", 0.9)] {
-            s.push((k6(&format!("k6_http_req_duration_{stat}")), gauge(v)));
-        }
-        s.push((k6("k6_http_req_failed_rate"), gauge(if status == "500" { 1.0 } else { 0.0 })));
-    }
-    for testid in ["t1", "k6run"] {
-        let sc = |metric: &str, extra: &[(&str, &str)]| {
-            let mut v = l(&[("__name__", metric), ("testid", testid), ("scenario", "default")]);
-            v.extend(l(extra));
-            v
-        };
-        s.push((sc("k6_iterations_total", &[]), counter(150.0)));
-        s.push((sc("k6_dropped_iterations_total", &[]), counter(2.0)));
-        s.push((sc("k6_data_sent_total", &[]), counter(15000.0)));
-        s.push((sc("k6_data_received_total", &[]), counter(90000.0)));
-        s.push((sc("k6_checks_total", &[("check", "status is 200"), ("result", "pass")]), counter(100.0)));
-        s.push((sc("k6_checks_total", &[("check", "status is 200"), ("result", "fail")]), counter(50.0)));
-        s.push((sc("k6_checks_rate", &[("check", "status is 200")]), gauge(0.66)));
-        s.push((l(&[("__name__", "k6_vus"), ("testid", testid)]), gauge(5.0)));
-        s.push((l(&[("__name__", "k6_vus_max"), ("testid", testid)]), gauge(10.0)));
-    }
-    s.push((l(&[("__name__", "slo_run_info"), ("testid", "t1"), ("status", "running"), ("scenario", "default")]), gauge(1.0)));
-    s
-}
-
 fn start_prometheus(rules: &Path) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -251,62 +128,204 @@ fn grafana_prom(expr: &str, testid: &str) -> String {
     expr.replace("$testid", testid).replace("$__rate_interval", "1m").replace("$__range", "10m").replace("$__interval", "15s")
 }
 
+// ---- Real runs: `slo run` and k6 against the demo target ----
+
+/// The demo target of every run here: `GET /api/products` answers after a fixed 1.1 s,
+/// `GET /api/cart` is a 405 (the route is POST only) and fast. An iteration (two products
+/// requests, one cart request) thus has 2/3 of its requests slower than 1.031 s (the
+/// sink's bucket above 1 s) and 1/3 failed: every burn-rate alert of the seed config fires.
+fn slow_target() -> DemoServer {
+    let cfg = DemoConfig::from_yaml_str("routes:\n  products: {latency: {kind: fixed, ms: 1100}}\n", "exports target").expect("demo config");
+    DemoServer::start("127.0.0.1:0".parse().unwrap(), cfg).expect("demo target")
+}
+
+/// 2 iterations/s for 4 s with at most 2 VUs while one iteration takes 2.2 s: about half
+/// the iterations are dropped, so `dropped_iterations` has data too. One request per
+/// iteration carries [`ODD_NAME`] as its `name`.
+fn slo_scenario(dir: &Path) -> String {
+    let odd = serde_json::to_string(ODD_NAME).unwrap();
+    let p = dir.join("scenario.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "scenarios:\n  a: {{executor: constant-arrival-rate, rate: 2, timeUnit: 1s, duration: 4s, preAllocatedVUs: 2, maxVUs: 2}}\nflows:\n  - flow:\n      - get: {{url: /api/products, name: products, expect: {{statusCode: 200}}}}\n      - get: {{url: /api/products, name: {odd}, expect: {{statusCode: 200}}}}\n      - get: {{url: /api/cart, name: cart, expect: {{statusCode: 200}}}}\n"
+        ),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+/// `slo run` of [`slo_scenario`] as run `id` with the given `--out`s; panics unless every
+/// sample was delivered.
+fn slo_run(dir: &Path, target: &str, id: &str, outs: &[String]) {
+    let store = dir.join("store").display().to_string();
+    let mut args = vec!["run".to_string(), slo_scenario(dir), "--target".into(), target.into(), "-q".into(), "--run-id".into(), id.into()];
+    for o in outs {
+        args.push("--out".into());
+        args.push(o.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&store, &args);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "slo run: {}\n{out}", stderr(&o));
+    for line in out.lines().filter(|l| l.starts_with("out ")) {
+        assert!(line.contains(" 0 lost") || line.contains(" 0 samples lost"), "{line}");
+    }
+}
+
+/// The same load as [`slo_scenario`] written for k6, with `name` tags, checks and thresholds.
+fn k6_script(dir: &Path, url: &str) -> String {
+    let odd = serde_json::to_string(ODD_NAME).unwrap();
+    let p = dir.join("k6.js");
+    std::fs::write(
+        &p,
+        format!(
+            "import http from 'k6/http';\nimport {{ check }} from 'k6';\nexport const options = {{\n  scenarios: {{ a: {{ executor: 'constant-arrival-rate', rate: 2, timeUnit: '1s', duration: '4s', preAllocatedVUs: 2, maxVUs: 2 }} }},\n  thresholds: {{ http_req_failed: ['rate<0.5'], checks: ['rate>0.4'], http_req_duration: ['p(95)<5000'] }},\n}};\nexport default function () {{\n  const a = http.get('{url}/api/products', {{ tags: {{ name: 'products' }} }});\n  http.get('{url}/api/products', {{ tags: {{ name: {odd} }} }});\n  const c = http.get('{url}/api/cart', {{ tags: {{ name: 'cart' }} }});\n  check(a, {{ 'status is 200': (r) => r.status === 200 }});\n  check(c, {{ 'status is 200': (r) => r.status === 200 }});\n}}\n"
+        ),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+/// Real k6 of [`k6_script`] with `--tag testid=ID`, extra arguments and environment;
+/// returns its `--summary-export`.
+fn k6_run(dir: &Path, target: &str, id: &str, args: &[&str], envs: &[(&str, String)]) -> Value {
+    let summary = dir.join(format!("summary-{id}.json"));
+    let mut c = Command::new("k6");
+    c.arg("run").args(["--address", "", "--no-usage-report", "-q", "--tag", &format!("testid={id}")]);
+    c.arg("--summary-export").arg(&summary).args(args).arg(k6_script(dir, target));
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let o = c.output().expect("k6");
+    assert!(o.status.success(), "k6: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap()
+}
+
+/// Runs every PromQL query of the `--metrics` dashboard against `base` for run `testid`,
+/// as Grafana would (variables substituted by [`grafana_prom`]); returns the failures and
+/// the instant results by panel title (first target).
+fn run_prom_dashboard(tmp: &Path, base: &str, metrics: &str, testid: &str) -> (Vec<String>, std::collections::BTreeMap<String, f64>) {
+    let out = tmp.join(format!("d-{metrics}.json"));
+    export(&["dashboard", "export", "--datasource", "prometheus", "--metrics", metrics], &out);
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let queries = slo_report::grafana::dashboard_queries(&d);
+    assert!(queries.len() > 20, "{}", queries.len());
+    let mut failures = Vec::new();
+    let mut values = std::collections::BTreeMap::new();
+    for q in queries {
+        if q.panel.starts_with("variable") {
+            assert_eq!(q.text, "label_values(k6_http_reqs_total, testid)");
+            let (s, b) = curl(&[&format!("{base}/api/v1/label/testid/values")]);
+            assert_eq!(s, 200);
+            if !b.contains(&format!("\"{testid}\"")) {
+                failures.push(format!("{metrics} {}: {testid} not among {b}", q.panel));
+            }
+            continue;
+        }
+        let expr = grafana_prom(&q.text, testid);
+        let v = prom_query(base, &expr, !q.instant);
+        assert_eq!(v["status"], "success", "{metrics} {}: {expr}: {v}", q.panel);
+        let result = v["data"]["result"].as_array().unwrap();
+        if result.is_empty() {
+            failures.push(format!("{metrics} panel {:?} {}: no data for {expr}", q.panel, q.ref_id));
+        } else if q.instant {
+            let x: f64 = result[0]["value"][1].as_str().unwrap().parse().unwrap();
+            values.entry(q.panel.clone()).or_insert(x);
+        }
+    }
+    (failures, values)
+}
+
 #[test]
-fn prometheus_runs_every_exported_query_and_rule() {
+fn prometheus_runs_every_exported_query_and_rule_on_real_slo_and_k6_data() {
     if !have("prometheus") || !have("promtool") || !have("curl") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    // The rules are exported with the bucket bounds slo's sink writes. With the default
+    // `--buckets` (client_golang's DefBuckets) the latency SLIs name le="0.1", "0.5" and
+    // "1", which slo's sink (1.05-factor layout: 0.1002, 0.497/0.5218, 0.9828/1.031) never
+    // writes, and the latency recording rules return no data on a real run.
+    let bounds: Vec<String> = slo_store::prometheus::BucketLayout::default().bounds().iter().map(|b| slo_store::prometheus::histogram::le_label(*b)).collect();
     let rules = tmp.path().join("seed.rules.yml");
-    let o = slo().args(["rules", "export", "--config"]).arg(repo(SEED)).arg("--out").arg(&rules).output().unwrap();
+    let o = slo().args(["rules", "export", "--config"]).arg(repo(SEED)).arg("--buckets").arg(bounds.join(",")).arg("--out").arg(&rules).output().unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("warning: slo/seed.slo-config.yaml:14:5: slos.latency.p95: alert tiers page 6h/30m") || stderr(&o).contains("slos.latency.p95: alert tiers page 6h/30m"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("slos.latency.p95: alert tiers page 6h/30m"), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&rules).unwrap();
+    for le in ["0.1002", "0.5218", "1.031"] {
+        assert!(text.contains(&format!("le=\\\"{le}\\\"")), "le={le} not in {text}");
+    }
     let check = Command::new("promtool").args(["check", "rules"]).arg(&rules).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
 
+    let target = slow_target();
+    let mut failures = Vec::new();
+
+    // (a) a run written by `slo run --out prometheus=...`, into the Prometheus holding the rules
     let prom = start_prometheus(&rules);
-    let body = tmp.path().join("body.bin");
-    std::fs::write(&body, write_request(&synthetic_series(now_ms()))).unwrap();
-    let url = format!("{}/api/v1/write", prom.base);
-    let (status, text) = curl(&[
-        "-X", "POST", "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: snappy",
-        "-H", "X-Prometheus-Remote-Write-Version: 0.1.0", "--data-binary", &format!("@{}", body.display()), &url,
-    ]);
-    assert_eq!(status, 204, "remote write: {text}\n{}", prom.log("p.log"));
-
-    // Every dashboard query returns data (slo's layout under t1, k6's under k6run).
-    for (metrics, testid) in [("slo", "t1"), ("k6", "k6run")] {
-        let out = tmp.path().join(format!("d-{metrics}.json"));
-        export(&["dashboard", "export", "--datasource", "prometheus", "--metrics", metrics], &out);
-        let d: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-        let queries = slo_report::grafana::dashboard_queries(&d);
-        assert!(queries.len() > 20, "{}", queries.len());
-        for q in queries {
-            if q.panel.starts_with("variable") {
-                let (s, b) = curl(&[&format!("{}/api/v1/label/testid/values", prom.base)]);
-                assert_eq!(s, 200);
-                assert!(b.contains(testid), "{b}");
-                assert_eq!(q.text, "label_values(k6_http_reqs_total, testid)");
-                continue;
-            }
-            let expr = grafana_prom(&q.text, testid);
-            let v = prom_query(&prom.base, &expr, !q.instant);
-            assert_eq!(v["status"], "success", "{metrics} {}: {expr}: {v}", q.panel);
-            let result = v["data"]["result"].as_array().unwrap();
-            assert!(!result.is_empty(), "{metrics} panel {:?} {}: no data for {expr}", q.panel, q.ref_id);
-        }
+    slo_run(tmp.path(), &target.url(), "slo1", &[format!("prometheus={}", prom.base)]);
+    let (f, values) = run_prom_dashboard(tmp.path(), &prom.base, "slo", "slo1");
+    failures.extend(f);
+    // every iteration: 2 products requests of 1.1 s and a fast cart one, so p95 and p99 are
+    // 1.1 s, within the sink's ±5 % bucket error (module docs of slo_store::prometheus)
+    for panel in ["latency.p95 (time range)", "latency.p99 (time range)"] {
+        let x = values.get(panel).copied().unwrap_or(f64::NAN);
+        assert!((x - 1.1).abs() <= 0.05 * 1.1 + 0.02, "{panel}: {x} s");
     }
+    // 1 of 3 requests fails: availability 66.7 %
+    let x = values.get("availability (time range)").copied().unwrap_or(f64::NAN);
+    assert!((x - 200.0 / 3.0).abs() < 10.0, "availability {x}");
+    let v = prom_query(&prom.base, "sum(k6_http_req_failed_total{testid=\"slo1\"}) / sum(k6_http_reqs_total{testid=\"slo1\"})", false);
+    let ratio: f64 = v["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!((ratio - 1.0 / 3.0).abs() < 1e-12, "{ratio}");
 
-    // Every rule evaluates without error and every alert fires on this burn.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (rules_json, alerts) = loop {
+    // (b) real k6's experimental-prometheus-rw output, in a Prometheus of its own
+    let k6_prom = if have("k6") {
+        let empty = tmp.path().join("empty.rules.yml");
+        std::fs::write(&empty, "groups: []\n").unwrap();
+        let p = start_prometheus(&empty);
+        let sum = k6_run(
+            tmp.path(),
+            &target.url(),
+            "k6run",
+            &["-o", "experimental-prometheus-rw"],
+            &[
+                ("K6_PROMETHEUS_RW_SERVER_URL", format!("{}/api/v1/write", p.base)),
+                // p(50): the seed's latency.p50 SLO reads k6_http_req_duration_p50 (`med` is
+                // written as k6_http_req_duration_med, which no panel reads)
+                ("K6_PROMETHEUS_RW_TREND_STATS", "p(50),p(95),p(99),min,max,avg,med,count,sum".into()),
+                ("K6_PROMETHEUS_RW_PUSH_INTERVAL", "1s".into()),
+            ],
+        );
+        let (f, values) = run_prom_dashboard(tmp.path(), &p.base, "k6", "k6run");
+        failures.extend(f);
+        // the largest per-series p95 is a products series: k6's own p95 over all requests
+        // is the same 1.1 s requests (2/3 of them are that slow)
+        let k6_p95 = sum["metrics"]["http_req_duration"]["p(95)"].as_f64().unwrap() / 1000.0;
+        let x = values.get("latency.p95 (time range)").copied().unwrap_or(f64::NAN);
+        assert!((x - k6_p95).abs() <= 0.05 * k6_p95, "k6 p95 panel {x} s vs k6 summary {k6_p95} s");
+        let reqs = sum["metrics"]["http_reqs"]["count"].as_f64().unwrap();
+        let v = prom_query(&p.base, "sum(k6_http_reqs_total{testid=\"k6run\"})", false);
+        let n: f64 = v["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
+        assert_eq!(n, reqs);
+        Some(p)
+    } else {
+        None
+    };
+    assert!(failures.is_empty(), "queries without data on real runs:\n{}", failures.join("\n"));
+    drop(k6_prom);
+
+    // Every rule evaluates without error on slo's run, and every alert fires on its burn.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rules_json = loop {
         let (_, b) = curl(&[&format!("{}/api/v1/rules", prom.base)]);
         let v: Value = serde_json::from_str(&b).unwrap();
         let all: Vec<Value> = v["data"]["groups"].as_array().unwrap().iter().flat_map(|g| g["rules"].as_array().unwrap().clone()).collect();
         let firing = all.iter().filter(|r| r["type"] == "alerting" && r["state"] == "firing").count();
         let alerting = all.iter().filter(|r| r["type"] == "alerting").count();
         if (firing == alerting && alerting > 0) || Instant::now() > deadline {
-            break (all, firing);
+            break all;
         }
         std::thread::sleep(Duration::from_millis(500));
     };
@@ -316,18 +335,20 @@ fn prometheus_runs_every_exported_query_and_rule() {
     let alerting: Vec<&Value> = rules_json.iter().filter(|r| r["type"] == "alerting").collect();
     // Seed: availability 4 tiers, p50/p95/p99/error_rate 1 each, throughput 1.
     assert_eq!(alerting.len(), 9);
-    assert_eq!(alerts, alerting.len(), "not every alert fired: {alerting:#?}");
+    let not_firing: Vec<&&Value> = alerting.iter().filter(|r| r["state"] != "firing").collect();
+    assert!(not_firing.is_empty(), "not every alert fired: {not_firing:#?}");
+    let recording = rules_json.iter().filter(|r| r["type"] == "recording").count();
+    assert!(recording >= 20, "{recording}");
     for r in &rules_json {
         let expr = r["query"].as_str().unwrap();
         let v = prom_query(&prom.base, expr, false);
         assert!(!v["data"]["result"].as_array().unwrap().is_empty(), "rule {} returned no data: {expr}", r["name"]);
     }
-    // The recorded error ratio over 5m: rules read every k6_http_reqs_total series, here six
-    // equal ones (three of testid t1, three written as k6 would under k6run), and one
-    // k6_http_req_failed_total series as large as one of them: 1/6.
+    // The recorded error ratio over 5m: rate() extrapolates each counter from its two or
+    // three pushes, so it is near, not at, the 1/3 the counters hold.
     let v = prom_query(&prom.base, "slo:sli_error:ratio_rate5m{slo=\"availability\"}", false);
     let ratio: f64 = v["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
-    assert!((ratio - 1.0 / 6.0).abs() < 1e-9, "{ratio}");
+    assert!(ratio > 0.2 && ratio < 0.5, "{ratio}");
 }
 
 // ---- InfluxDB ----
@@ -354,88 +375,82 @@ fn start_influxdb() -> Server {
     s
 }
 
-/// Line-protocol tag value: `,`, `=` and spaces backslash-escaped.
-fn lp_tag(v: &str) -> String {
-    v.replace(',', "\\,").replace('=', "\\=").replace(' ', "\\ ")
-}
-
-/// 60 seconds of points, one a second, for the measurements k6's `--out influxdb` writes.
-fn line_protocol(now_ns: i64) -> String {
-    let mut lines = Vec::new();
-    let endpoints = [("GET", "home", "200", "true"), ("POST", "login", "500", "false"), ("GET", ODD_NAME, "200", "true")];
-    for i in 0..60i64 {
-        let t = now_ns - (60 - i) * 1_000_000_000;
-        for (j, (method, name, status, expected)) in endpoints.iter().enumerate() {
-            let tags = format!(
-                "expected_response={expected},method={method},name={},scenario=default,status={status},testid=t1,url={}",
-                lp_tag(name),
-                lp_tag(&format!("http://127.0.0.1/{name}"))
-            );
-            let t = t + j as i64; // distinct timestamps per endpoint
-            lines.push(format!("http_reqs,{tags} value=1 {t}"));
-            lines.push(format!("http_req_duration,{tags} value={} {t}", 50.0 + (i * 7 % 400) as f64));
-            lines.push(format!("http_req_failed,{tags} value={} {t}", if *status == "500" { 1 } else { 0 }));
-        }
-        let base = "scenario=default,testid=t1";
-        lines.push(format!("vus,testid=t1 value=5 {t}"));
-        lines.push(format!("vus_max,testid=t1 value=10 {t}"));
-        lines.push(format!("iterations,{base} value=1 {t}"));
-        lines.push(format!("dropped_iterations,{base} value=1 {t}"));
-        lines.push(format!("checks,check=status\\ is\\ 200,{base} value={} {t}", i % 3 % 2));
-    }
-    lines.join("\n") + "\n"
-}
-
-#[test]
-fn influxdb_runs_every_exported_query() {
-    if !have("influxd") || !have("curl") {
-        return;
-    }
-    let influx = start_influxdb();
+/// Runs every InfluxQL query of the influxdb dashboard against database `db` for run
+/// `testid`, with Grafana's variables substituted (a 10 minute range); returns the
+/// failures.
+fn run_influx_dashboard(influx: &Server, tmp: &Path, db: &str, testid: &str) -> Vec<String> {
     let q = format!("{}/query", influx.base);
-    assert_eq!(curl(&["-X", "POST", &q, "--data-urlencode", "q=CREATE DATABASE k6"]).0, 200);
-    let tmp = tempfile::tempdir().unwrap();
-    let body = tmp.path().join("points.lp");
-    let now_ns = now_ms() * 1_000_000;
-    std::fs::write(&body, line_protocol(now_ns)).unwrap();
-    let (status, text) = curl(&["-X", "POST", &format!("{}/write?db=k6", influx.base), "--data-binary", &format!("@{}", body.display())]);
-    assert_eq!(status, 204, "write: {text}");
-
-    let out = tmp.path().join("d.json");
+    let out = tmp.join("d-influx.json");
     export(&["dashboard", "export", "--datasource", "influxdb"], &out);
     let d: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let queries = slo_report::grafana::dashboard_queries(&d);
     assert!(queries.len() > 15);
+    let mut failures = Vec::new();
     for pq in queries {
-        let text = pq
-            .text
-            .replace("$timeFilter", "time > now() - 10m")
-            .replace("$__interval", "10s")
-            .replace("$__range_s", "600")
-            .replace("$testid", "t1");
-        let (status, body) = curl(&["-G", &q, "--data-urlencode", "db=k6", "--data-urlencode", &format!("q={text}")]);
+        let text = influx_text(&pq.text, testid);
+        let (status, body) = curl(&["-G", &q, "--data-urlencode", &format!("db={db}"), "--data-urlencode", &format!("q={text}")]);
         assert_eq!(status, 200, "{}: {text}: {body}", pq.panel);
         let v: Value = serde_json::from_str(&body).unwrap();
         let r = &v["results"][0];
         assert!(r.get("error").is_none(), "{}: {text}: {body}", pq.panel);
         let series = r["series"].as_array().map(|s| s.len()).unwrap_or(0);
-        assert!(series > 0, "panel {:?}: no data for {text}", pq.panel);
-        if pq.panel.starts_with("variable") {
-            assert!(body.contains("\"t1\""), "{body}");
+        if series == 0 {
+            failures.push(format!("{db}: panel {:?}: no data for {text}", pq.panel));
+        }
+        if pq.panel.starts_with("variable") && !body.contains(&format!("\"{testid}\"")) {
+            failures.push(format!("{db}: {testid} not among {body}"));
         }
     }
+    failures
+}
 
-    // A filter on the odd name matches exactly its 60 points: escaping agrees end to end.
-    let cfg = tmp.path().join("odd.yaml");
+/// Grafana's InfluxQL variables for a 10 minute range: `$timeFilter`, `$__interval` (10s),
+/// `$__range_s`, `$testid` (a plain id: nothing to regex-escape).
+fn influx_text(text: &str, testid: &str) -> String {
+    text.replace("$timeFilter", "time > now() - 10m").replace("$__interval", "10s").replace("$__range_s", "600").replace("$testid", testid)
+}
+
+/// The number of `http_reqs` points of run `testid` whose `name` is [`ODD_NAME`], through
+/// the SLO stat query of a config filtering on that name: escaping agrees end to end.
+fn odd_name_count(influx: &Server, tmp: &Path, db: &str, testid: &str) -> f64 {
+    let cfg = tmp.join("odd.yaml");
     std::fs::write(&cfg, "service: s\nslos:\n  availability: {target: 99, window: 7d, filter: {name: \"it's \\\"q\\\" \\\\x\"}}\n").unwrap();
     let o = slo().args(["dashboard", "export", "--datasource", "influxdb", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let d: Value = serde_json::from_slice(&o.stdout).unwrap();
     let stat = slo_report::grafana::dashboard_queries(&d).into_iter().find(|q| q.panel == "availability (time range)").unwrap();
-    let text = stat.text.replace("$timeFilter", "time > now() - 10m").replace("$testid", "t1").replace("100 - mean(\"value\") * 100", "count(\"value\")");
-    let (_, body) = curl(&["-G", &q, "--data-urlencode", "db=k6", "--data-urlencode", &format!("q={text}")]);
+    assert!(stat.text.contains("100 - mean(\"value\") * 100"), "{}", stat.text);
+    let text = influx_text(&stat.text, testid).replace("100 - mean(\"value\") * 100", "count(\"value\")");
+    let (_, body) = curl(&["-G", &format!("{}/query", influx.base), "--data-urlencode", &format!("db={db}"), "--data-urlencode", &format!("q={text}")]);
     let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["results"][0]["series"][0]["values"][0][1], 60, "{text}: {body}");
+    v["results"][0]["series"][0]["values"][0][1].as_f64().unwrap_or_else(|| panic!("{text}: {body}"))
+}
+
+#[test]
+fn influxdb_runs_every_exported_query_on_real_slo_and_k6_data() {
+    if !have("influxd") || !have("curl") {
+        return;
+    }
+    let influx = start_influxdb();
+    let tmp = tempfile::tempdir().unwrap();
+    let target = slow_target();
+    slo_run(tmp.path(), &target.url(), "slo1", &[format!("influxdb={}/slo", influx.base)]);
+    let mut failures = run_influx_dashboard(&influx, tmp.path(), "slo", "slo1");
+    // one odd-named request per completed iteration, as many as cart requests
+    let odd = odd_name_count(&influx, tmp.path(), "slo", "slo1");
+    let q = "SELECT count(\"value\") FROM \"http_reqs\" WHERE \"testid\" = 'slo1' AND \"name\" = 'cart'";
+    let (_, body) = curl(&["-G", &format!("{}/query", influx.base), "--data-urlencode", "db=slo", "--data-urlencode", &format!("q={q}")]);
+    let cart = serde_json::from_str::<Value>(&body).unwrap()["results"][0]["series"][0]["values"][0][1].as_f64().unwrap();
+    assert!(odd > 0.0 && odd == cart, "odd {odd}, cart {cart}");
+
+    if have("k6") {
+        let sum = k6_run(tmp.path(), &target.url(), "k6run", &["--out", &format!("influxdb={}/k6db", influx.base)], &[]);
+        failures.extend(run_influx_dashboard(&influx, tmp.path(), "k6db", "k6run"));
+        // k6's own count: one odd-named request per iteration
+        let iterations = sum["metrics"]["iterations"]["count"].as_f64().unwrap();
+        assert_eq!(odd_name_count(&influx, tmp.path(), "k6db", "k6run"), iterations);
+    }
+    assert!(failures.is_empty(), "queries without data on real runs:\n{}", failures.join("\n"));
 }
 
 #[test]
