@@ -7,7 +7,9 @@
 # Same closed model as generator.sh: `slo demo serve --profile fast` on a free loopback
 # port, 32 VUs looping GET /health for SECONDS (default 10). InfluxDB 1.x and Prometheus
 # are started with tests/services.sh and stopped by pid at exit. req/s = http_reqs ÷ the
-# run's duration (`slo runs show --format json`).
+# run's duration (`slo runs show --format json`: the load phase, from the generator's start
+# until its last sample reached the sinks; the remote sinks' final delivery comes after it
+# and is in the "wall s" column, the `slo run` process's wall time).
 #
 # Usage: bash tests/bench/sinks.sh [SECONDS]
 set -euo pipefail
@@ -52,21 +54,21 @@ n = int(m["summary"]["http_reqs"]["count"])
 print(n, n / m["duration_s"], float(sys.argv[2]) - float(sys.argv[1]))' "$t0" "$t1"
 }
 
-read -r n_local rps_local _ < <(bench local)
+read -r n_local rps_local wall_local < <(bench local)
 read -r n_influx rps_influx wall_influx < <(bench influx --out "influxdb=$INFLUX_URL/bench")
-read -r n_prom rps_prom _ < <(bench prom --out "prometheus=$PROM_URL")
+read -r n_prom rps_prom wall_prom < <(bench prom --out "prometheus=$PROM_URL")
 line=$(grep "^out influxdb=" "$W/influx.out")
 delivered=$(echo "$line" | sed -E 's/.*: ([0-9]+) delivered.*/\1/')
 grep "^out " "$W/influx.out" "$W/prom.out" | sed 's/^/  /'
 
-python3 - "$n_local" "$rps_local" "$n_influx" "$rps_influx" "$wall_influx" "$n_prom" "$rps_prom" "$delivered" <<'EOF'
+python3 - "$n_local" "$rps_local" "$n_influx" "$rps_influx" "$wall_influx" "$n_prom" "$rps_prom" "$delivered" "$wall_local" "$wall_prom" <<'EOF'
 import sys
-nl, rl, ni, ri, wi, np_, rp, d = sys.argv[1:]
-rl, ri, wi, rp = float(rl), float(ri), float(wi), float(rp)
-print(f"| sinks | requests | req/s | ÷ local only |")
-print(f"|---|---|---|---|")
-print(f"| local only | {int(nl):,} | {rl:,.0f} | 1.00 |")
-print(f"| + influxdb | {int(ni):,} | {ri:,.0f} | {ri / rl:.2f} |")
-print(f"| + prometheus | {int(np_):,} | {rp:,.0f} | {rp / rl:.2f} |")
+nl, rl, ni, ri, wi, np_, rp, d, wl, wp = sys.argv[1:]
+rl, ri, wi, rp, wl, wp = float(rl), float(ri), float(wi), float(rp), float(wl), float(wp)
+print(f"| sinks | requests | req/s (load phase) | ÷ local only | wall s (slo run, final delivery included) |")
+print(f"|---|---|---|---|---|")
+print(f"| local only | {int(nl):,} | {rl:,.0f} | 1.00 | {wl:.1f} |")
+print(f"| + influxdb | {int(ni):,} | {ri:,.0f} | {ri / rl:.2f} | {wi:.1f} |")
+print(f"| + prometheus | {int(np_):,} | {rp:,.0f} | {rp / rl:.2f} | {wp:.1f} |")
 print(f"InfluxDB sink delivered {int(d):,} points in {wi:.1f} s of slo run wall time: {int(d) / wi:,.0f} samples/s")
 EOF

@@ -132,7 +132,7 @@ pub struct InfluxConfig {
     pub base: String,
     /// API version and its target (database or org/bucket) with credentials.
     pub api: InfluxApi,
-    /// Points per write request (default 5,000).
+    /// Points per write request (default 20,000).
     pub batch_points: usize,
     /// A partly filled batch is sent after this long (default 1 s).
     pub flush_interval: Duration,
@@ -209,7 +209,7 @@ impl InfluxConfig {
         Ok(InfluxConfig {
             base: format!("{}://{}{}", p.scheme, p.hostport, prefix),
             api,
-            batch_points: 5000,
+            batch_points: 20_000,
             flush_interval: Duration::from_secs(1),
             max_in_flight: 2,
             queue_batches: 16,
