@@ -447,11 +447,25 @@ impl<'a> PairDiffs<'a> {
         let mut hi = key(self.y[m - 1] - self.x[0]);
         let (mut c_lo, mut c_hi) = (0u64, self.total());
         let limit = (4 * (n + m)).max(4096) as u64;
+        let mut step = 0u32;
         while hi - lo > 1 {
             if c_hi - c_lo <= limit {
                 return self.select_between(unkey(lo), unkey(hi), (k - c_lo - 1) as usize);
             }
-            let mid = lo + (hi - lo) / 2;
+            // Safeguarded interpolation: every other probe goes where the counts say the
+            // k-th difference lies if they grew linearly between the bracket's ends (the
+            // differences' distribution is smooth, so this lands close), the others halve
+            // the bracket, so no more passes than bisection's twice are ever needed.
+            step += 1;
+            let bisect = lo + (hi - lo) / 2;
+            let mid = if step % 2 == 1 {
+                let (vlo, vhi) = (unkey(lo), unkey(hi));
+                let f = (k - c_lo) as f64 / (c_hi - c_lo) as f64;
+                let g = vlo + (vhi - vlo) * f;
+                if g.is_finite() { key(g).clamp(lo + 1, hi - 1) } else { bisect }
+            } else {
+                bisect
+            };
             let c = self.count_le(unkey(mid));
             if c >= k {
                 hi = mid;
