@@ -1,8 +1,14 @@
 //! `slo dashboard export` and `slo rules export` through the binary, and every query they
-//! write run against REAL servers holding data: Prometheus 2.42 (remote-write receiver,
-//! the exported rules loaded) and InfluxDB 1.x. Each server runs on a free 127.0.0.1 port
-//! in a temporary directory and is stopped by pid. Tests skip, saying so, when
-//! `prometheus`/`promtool`/`influxd` are not installed (tests/run.sh installs them).
+//! write run against REAL servers holding REAL runs against the demo target: Prometheus 2.42
+//! (remote-write receiver, the exported rules loaded) with a run of `slo run --out
+//! prometheus=` and, in a second Prometheus, real k6's `-o experimental-prometheus-rw`;
+//! InfluxDB 1.x with a run of `slo run --out influxdb=` and one of k6's `--out influxdb=`.
+//! Grafana's variables are substituted as Grafana would for a 10 minute range
+//! (`$__rate_interval` 1m). No synthetic data is left: every series the dashboards and rules
+//! read (dropped iterations, failed checks, an odd `name` included) comes from the runs.
+//! Each server runs on a free 127.0.0.1 port in a temporary directory and is stopped by pid.
+//! Tests skip, printing `SKIPPED:`, when `prometheus`/`promtool`/`influxd`/`k6` are not
+//! installed (tests/run.sh installs the servers).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
