@@ -26,6 +26,9 @@ pub struct BucketLayout {
     pub factor: f64,
 }
 
+/// The Go client's `DefBuckets` in seconds, always part of [`BucketLayout::bounds`].
+pub const PROMETHEUS_DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
 impl Default for BucketLayout {
     fn default() -> Self {
         BucketLayout { min_s: 0.0005, max_s: 60.0, factor: 1.05 }
@@ -51,6 +54,14 @@ impl BucketLayout {
             }
             out.push(r);
         }
+        // Prometheus's default boundaries as well (Go client `DefBuckets`), so that SLO
+        // targets at round values (100 ms, 500 ms, 1 s) are exact bucket edges that
+        // `slo rules export` and dashboards can read as `le="0.5"`. Adding bounds only
+        // narrows buckets: the error bound does not grow.
+        let first = out[0];
+        out.extend(PROMETHEUS_DEFAULT_BUCKETS.iter().filter(|&&b| b > first && b < l.max_s));
+        out.sort_by(f64::total_cmp);
+        out.dedup();
         out
     }
 

@@ -47,7 +47,9 @@
 //!
 //! The classic buckets (`le`) grow by the factor [`BucketLayout::factor`] (default 1.05)
 //! from 0.5 ms to 60 s, each bound the previous one times the factor rounded down to 4
-//! significant digits ([`BucketLayout::bounds`], 242 finite bounds).
+//! significant digits, plus Prometheus's default boundaries (5 ms, 10 ms, 25 ms, 50 ms,
+//! 100 ms, 250 ms, 500 ms, 1 s, 2.5 s, 5 s, 10 s) so that SLO targets at round values are
+//! exact bucket edges for `slo rules export` ([`BucketLayout::bounds`], 253 finite bounds).
 //! `histogram_quantile` (and [`histogram::bucket_quantile`], the same algorithm) interpolates
 //! linearly inside the bucket `(a, b]` that holds the rank `q·count`; the observation of that
 //! rank lies in the same bucket, so the estimate is within `b/a − 1` of it, relative to the
