@@ -241,11 +241,13 @@ impl DemoConfig {
     }
 
     /// The `candidate` profile: [`DemoConfig::baseline`] with `GET /api/products/{id}`
-    /// 1.5 × slower (median 30 ms, p99 120 ms); every other route unchanged. The seed
-    /// differs so the two runs are independent draws.
+    /// 1.5 × slower (median 30 ms, p99 120 ms); every other route unchanged. The seed is
+    /// the baseline's: each connection draws the same delays for the same requests, so a
+    /// baseline-vs-candidate comparison sees the one change and not the sampling noise of
+    /// two different seeds (with seeds 1 and 2, ~2,200 login samples differ by +3 % in
+    /// their median by chance alone — more than a 5 % tolerance can call unchanged).
     pub fn candidate() -> Self {
         let mut cfg = DemoConfig::baseline();
-        cfg.seed = 2;
         cfg.routes.product_detail.latency = cfg.routes.product_detail.latency.scaled(1.5);
         cfg
     }
