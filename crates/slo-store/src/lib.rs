@@ -18,6 +18,7 @@ pub mod layout;
 pub mod local;
 #[cfg(feature = "prometheus")] pub mod prometheus;
 pub mod scan;
+pub mod secret;
 pub mod time;
 
 pub use error::{ErrorClass, StoreError};
