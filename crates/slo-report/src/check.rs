@@ -23,14 +23,14 @@ pub fn render_check(report: &CheckReport, format: Format) -> Vec<u8> {
 }
 
 /// The observed value of a threshold as people read it.
-fn observed(t: &ThresholdResult) -> String {
+pub(crate) fn observed(t: &ThresholdResult) -> String {
     match t.observed {
         Some(v) => format_value(v, t.unit),
         None => "no data".into(),
     }
 }
 
-fn margin(t: &ThresholdResult) -> String {
+pub(crate) fn margin(t: &ThresholdResult) -> String {
     match t.margin {
         Some(m) => format_value(m, t.unit),
         None => "-".into(),
@@ -38,7 +38,7 @@ fn margin(t: &ThresholdResult) -> String {
 }
 
 /// An SLO's objective as written: `99.9%`, `≤ 0.1%`, `≤ 500 ms`, `≥ 1000 1/s`.
-fn objective(s: &SloResult) -> String {
+pub(crate) fn objective(s: &SloResult) -> String {
     match s.kind {
         SloKind::Availability => format!(">= {}", format_percent(s.objective)),
         SloKind::ErrorRate => format!("<= {}", format_percent(s.objective)),
@@ -49,7 +49,7 @@ fn objective(s: &SloResult) -> String {
 
 /// An SLO's observed value: the event-weighted ratio over the range for availability
 /// and error rate; the worst window's value for latency and throughput.
-fn slo_observed(s: &SloResult) -> String {
+pub(crate) fn slo_observed(s: &SloResult) -> String {
     match s.kind {
         SloKind::Availability => s.budget.as_ref().map(|b| format_percent(b.good_ratio)),
         SloKind::ErrorRate => s.budget.as_ref().map(|b| format_percent(b.error_ratio)),
@@ -67,7 +67,7 @@ fn slo_observed(s: &SloResult) -> String {
 }
 
 /// Budget or window detail of an SLO.
-fn slo_detail(s: &SloResult) -> String {
+pub(crate) fn slo_detail(s: &SloResult) -> String {
     let w = &s.windows;
     let mut parts = Vec::new();
     if let Some(b) = &s.budget {
@@ -76,7 +76,7 @@ fn slo_detail(s: &SloResult) -> String {
             b.bad,
             b.total,
             format_number(b.allowed_errors),
-            format_percent(b.budget_burned)
+            if b.budget_burned.is_finite() { format_percent(b.budget_burned) } else { "∞ (zero budget)".into() }
         ));
     }
     if w.windows_total > 1 {

@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 
 use slo_analyze::compare::{ChangeVerdict, Comparison, EndpointComparison, MetricComparison, MetricKind};
-use slo_analyze::{CheckReport, MetricSummary, RunInfo, SloKind, SloResult, ThresholdResult, Unit, Verdict};
+use slo_analyze::{CheckReport, MetricSummary, RunInfo, SloResult, ThresholdResult, Unit, Verdict};
 use slo_model::RunStatus;
 
 use crate::charts::{self, BurnDown, ChartError, CompareCharts, DeltaRow, EndpointEstimates, Estimate, Labeled, RunCharts, SloWindows};
@@ -191,59 +191,21 @@ fn run_charts(out: &mut String, runs: &[(&str, &RunCharts)]) {
 // slo check
 // ---------------------------------------------------------------------------------
 
+/// The text renderers' cells: one wording of observed values, margins, objectives and
+/// SLO details for every format. `–` for no margin in HTML, as typeset.
 fn t_observed(t: &ThresholdResult) -> String {
-    t.observed.map(|v| format_value(v, t.unit)).unwrap_or_else(|| "no data".into())
+    crate::check::observed(t)
 }
 
 fn t_margin(t: &ThresholdResult) -> String {
-    t.margin.map(|m| format_value(m, t.unit)).unwrap_or_else(|| "–".into())
+    t.margin.map(|_| crate::check::margin(t)).unwrap_or_else(|| "–".into())
 }
 
 fn slo_objective(s: &SloResult) -> String {
-    match s.kind {
-        SloKind::Availability => format!("≥ {}", format_percent(s.objective)),
-        SloKind::ErrorRate => format!("≤ {}", format_percent(s.objective)),
-        SloKind::Latency { .. } => format!("≤ {}", format_value(s.objective, s.unit)),
-        SloKind::Throughput => format!("≥ {}", format_value(s.objective, s.unit)),
-    }
+    crate::check::objective(s).replace(">=", "≥").replace("<=", "≤")
 }
 
-/// Availability and error rate: the event-weighted ratio over the range; latency and
-/// throughput: the worst window's value.
-fn slo_observed(s: &SloResult) -> String {
-    match s.kind {
-        SloKind::Availability => s.budget.as_ref().map(|b| format_percent(b.good_ratio)),
-        SloKind::ErrorRate => s.budget.as_ref().map(|b| format_percent(b.error_ratio)),
-        SloKind::Latency { .. } | SloKind::Throughput => {
-            s.windows.worst.and_then(|i| s.windows.windows.get(i)).and_then(|w| w.value).map(|v| {
-                let worst = if s.windows.windows_with_data > 1 { " (worst window)" } else { "" };
-                format!("{}{worst}", format_value(v, s.unit))
-            })
-        }
-    }
-    .unwrap_or_else(|| "no data".into())
-}
-
-fn slo_detail(s: &SloResult) -> String {
-    let w = &s.windows;
-    let mut parts = Vec::new();
-    if let Some(b) = &s.budget {
-        parts.push(format!(
-            "{} bad of {} (allowed {}), budget burned {}",
-            b.bad,
-            b.total,
-            format_number(b.allowed_errors),
-            if b.budget_burned.is_finite() { format_percent(b.budget_burned) } else { "∞ (zero budget)".into() }
-        ));
-    }
-    if w.windows_total > 1 {
-        parts.push(format!("{}/{} windows compliant", w.windows_compliant, w.windows_with_data));
-    }
-    if let Some(r) = &s.reason {
-        parts.push(r.clone());
-    }
-    parts.join("; ")
-}
+use crate::check::{slo_detail, slo_observed};
 
 /// A metric key escaped, with line-break opportunities before `{` and after each `,`
 /// and `:` of its tag filter, so long sub-metric keys wrap between tags, not inside
