@@ -110,7 +110,7 @@ pub struct ImportK6JsonArgs {
 /// `slo runs ...`
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
-    /// List stored runs, oldest first.
+    /// List stored runs in the order they were recorded or imported (`latest` is the last).
     List(RunsListArgs),
     /// Show one run's metadata, metric catalog and k6-style end-of-test summary.
     Show(RunsShowArgs),
@@ -214,9 +214,9 @@ pub struct CheckArgs {
 pub enum ReportFormat {
     /// A terminal table read at a glance.
     Table,
-    /// JSON with a stable, documented schema (docs/check-report.schema.json).
+    /// JSON with a stable schema (README, "The JSON report").
     Json,
-    /// JUnit XML, one testcase per threshold and SLO.
+    /// JUnit XML: one testcase per threshold and SLO (check) or per endpoint metric (compare).
     Junit,
     /// Markdown for pull-request comments.
     Markdown,

@@ -65,6 +65,9 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
         thresholds.extend(load_k6_options(&own).exit_with(Exit::InvalidInput)?.thresholds.iter().cloned());
     }
     let mut report = crate::cmd::analyze_run(&store, &meta, &thresholds, &slos, options)?;
+    if store.run_state(&meta) == slo_store::RunState::Interrupted {
+        report.notes.insert(0, format!("run {} was stopped early (Ctrl-C or abortOnFail); judged on what it recorded", meta.id));
+    }
     if store.run_state(&meta) == slo_store::RunState::Incomplete {
         report.notes.insert(
             0,

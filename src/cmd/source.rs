@@ -479,7 +479,7 @@ fn apply_latency(report: &mut CheckReport, thresholds: &[MetricThresholds], slos
         };
         r.reason = Some(match unsupported {
             Some((k, v)) => format!("tag filter {k}:{v} is not available from Prometheus histograms (only name)"),
-            None if agg.window_ms.is_some_and(|wm| wm as f64 / 1e3 != r.window_s) => {
+            None if agg.window_ms.is_some_and(|wm| wm > 0 && ((r.window_s * 1e3).round() as i64) % wm != 0) => {
                 format!("{est_note}; window {}s is not a whole number of aggregate windows", r.window_s)
             }
             None => est_note.clone(),

@@ -9,16 +9,15 @@ use crate::threshold::Location;
 /// to exit code 2 ("invalid input").
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read. Its message uses `file:1:1: ` so that every message
-    /// has the same shape, but [`ConfigError::location`] is `None`: no position in the
-    /// file is at fault.
-    #[error("{file}:1:1: cannot read file: {source}")]
+    /// The file could not be read; [`ConfigError::location`] is `None`: no position in
+    /// the file is at fault.
+    #[error("{file}: cannot read file: {cause}")]
     Io {
         /// The file as the user named it.
         file: String,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        /// The operating system's error (in the message already, so not an error
+        /// `source`: error chains would print it twice).
+        cause: std::io::Error,
     },
     /// The text is not well-formed YAML or JSON.
     #[error("{location}: syntax error: {message}")]

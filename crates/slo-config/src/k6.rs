@@ -40,7 +40,7 @@ pub struct K6Options {
 /// [`ConfigError::Io`] when the file cannot be read, else as [`parse_k6_options`].
 pub fn load_k6_options(path: &Path) -> Result<K6Options, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Io { file: file.clone(), cause })?;
     parse_k6_options(&text, &file)
 }
 

@@ -141,7 +141,7 @@ pub enum Objective {
 /// [`ConfigError::Io`] when the file cannot be read, else as [`parse_slo_config`].
 pub fn load_slo_config(path: &Path) -> Result<SloConfig, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Io { file: file.clone(), cause })?;
     parse_slo_config(&text, &file)
 }
 

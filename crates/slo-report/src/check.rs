@@ -102,8 +102,9 @@ fn status(v: Verdict) -> &'static str {
 
 fn headline(r: &CheckReport) -> String {
     format!(
-        "{}: {} pass, {} warn, {} fail, {} no data",
+        "{}{}: {} pass, {} warn, {} fail, {} no data",
         r.verdict.label(),
+        if r.allow_no_data && r.tally.no_data > 0 { " (no data allowed by --allow-no-data)" } else { "" },
         r.tally.pass,
         r.tally.warn,
         r.tally.fail,

@@ -110,7 +110,8 @@ impl RunData {
             let t = i as f64 * window_s;
             let w_start = start_ns + i as i64 * len_ns;
             let w_len_s = ((end_ns.min(w_start + len_ns) - w_start).max(0) as f64 / 1e9).max(1e-9);
-            if w.is_empty() {
+            // A trailing remainder under half a window would be drawn as a full one.
+            if w.is_empty() || (i > 0 && i + 1 == n && w_len_s * 2.0 < window_s) {
                 continue;
             }
             radsort::sort(&mut w);

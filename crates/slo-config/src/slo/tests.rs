@@ -312,5 +312,5 @@ fn yaml_syntax_errors_have_positions() {
 fn io_error_has_the_file_but_no_location() {
     let e = load_slo_config(Path::new("/nonexistent/slo-config.yaml")).unwrap_err();
     assert!(e.location().is_none());
-    assert!(e.to_string().starts_with("/nonexistent/slo-config.yaml:1:1: cannot read file"), "{e}");
+    assert!(e.to_string().starts_with("/nonexistent/slo-config.yaml: cannot read file"), "{e}");
 }
