@@ -470,3 +470,15 @@ fn check_without_flags_judges_the_runs_own_thresholds() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing to judge"), "{}", stderr(&o));
 }
+
+/// A password in `--target` is refused without being echoed.
+#[test]
+fn a_password_in_the_target_is_never_printed() {
+    let s = Scratch::new();
+    let store = s.store();
+    let f = write(&s, "p.yaml", "scenarios:\n  s: {executor: per-vu-iterations, vus: 1, iterations: 1}\nflows:\n  - flow:\n      - get: {url: /health}\n");
+    let o = slo_run(&store, &f, "http://user:hunter2@127.0.0.1:9", &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("***@127.0.0.1"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("hunter2") && !stdout(&o).contains("hunter2"), "{}", stderr(&o));
+}
