@@ -56,7 +56,5 @@ impl<T, E: Into<anyhow::Error>> WithExit<T> for Result<T, E> {
 
 /// The exit code for an error: the first [`ExitError`] in its chain, else `Failed`.
 pub fn exit_of(e: &anyhow::Error) -> Exit {
-    e.chain()
-        .find_map(|c| c.downcast_ref::<ExitError>().map(|x| x.exit))
-        .unwrap_or(Exit::Failed)
+    e.chain().find_map(|c| c.downcast_ref::<ExitError>().map(|x| x.exit)).unwrap_or(Exit::Failed)
 }

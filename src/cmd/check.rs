@@ -100,7 +100,13 @@ fn finish(a: &CheckArgs, report: &slo_analyze::CheckReport, bytes: &[u8]) -> any
 /// `slo check --source influxdb=URL|prometheus=URL`: the run (or `--from/--to` range)
 /// read from a real store; without thresholds or SLOs given, the run's own thresholds
 /// as `slo run` kept them in --store (if this machine recorded it).
-fn check_source(a: &CheckArgs, spec: &str, mut thresholds: Vec<MetricThresholds>, slos: &[SloSpec], options: Options) -> anyhow::Result<Exit> {
+fn check_source(
+    a: &CheckArgs,
+    spec: &str,
+    mut thresholds: Vec<MetricThresholds>,
+    slos: &[SloSpec],
+    options: Options,
+) -> anyhow::Result<Exit> {
     use crate::cmd::source::{self, Selection, Store};
     let store = source::parse("--source", spec)?;
     let sel = match (&a.from, &a.to) {

@@ -67,7 +67,10 @@ fn resolve(store: &LocalStore, spec: &str, exclude: Option<&str>) -> anyhow::Res
     };
     let mut want = Vec::new();
     for kv in query.split(',') {
-        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("{spec:?}: expected latest:KEY=VALUE[,KEY=VALUE]")).exit_with(Exit::InvalidInput)?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("{spec:?}: expected latest:KEY=VALUE[,KEY=VALUE]"))
+            .exit_with(Exit::InvalidInput)?;
         want.push((k.trim().to_string(), v.trim().to_string()));
     }
     let runs = store_result(store.list_runs())?;
@@ -84,7 +87,11 @@ fn comparability(b: &RunMeta, c: &RunMeta) -> Vec<String> {
     let mut w = Vec::new();
     // Imports name their scenario after the file, so only slo's own runs are compared by it.
     if b.origin == "slo run" && b.scenario != c.scenario {
-        w.push(format!("the runs come from different scenarios ({:?} vs {:?})", b.scenario.as_deref().unwrap_or("-"), c.scenario.as_deref().unwrap_or("-")));
+        w.push(format!(
+            "the runs come from different scenarios ({:?} vs {:?})",
+            b.scenario.as_deref().unwrap_or("-"),
+            c.scenario.as_deref().unwrap_or("-")
+        ));
     }
     if b.origin != c.origin {
         w.push(format!("the runs come from different tools ({} vs {})", b.origin, c.origin));

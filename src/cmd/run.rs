@@ -211,10 +211,7 @@ pub fn record(a: &RunArgs, file: &ScenarioFile) -> anyhow::Result<Outcome> {
         }
     }
     let status = if interrupts > 0 || aborted_by.is_some() { RunStatus::Interrupted } else { RunStatus::Complete };
-    let deliveries: Vec<String> = remotes
-        .iter()
-        .map(|r| r.close(status, summary.duration.as_secs_f64(), &id, &a.store.store))
-        .collect();
+    let deliveries: Vec<String> = remotes.iter().map(|r| r.close(status, summary.duration.as_secs_f64(), &id, &a.store.store)).collect();
     let lost = remotes.iter().any(|r| r.lost.load(Ordering::SeqCst) > 0);
     let end = RunEnd {
         end_ns: Some(summary.end_ns),
@@ -723,7 +720,9 @@ mod tests {
     #[test]
     fn outputs_are_local_influxdb_and_prometheus() {
         assert!(check_outputs(&["local".into()]).unwrap().is_empty());
-        let v = check_outputs(&["local".into(), "influxdb=http://127.0.0.1:8086/db".into(), "prometheus=http://u:pw@127.0.0.1:9090".into()]).unwrap();
+        let v =
+            check_outputs(&["local".into(), "influxdb=http://127.0.0.1:8086/db".into(), "prometheus=http://u:pw@127.0.0.1:9090".into()])
+                .unwrap();
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].display(), "influxdb=http://127.0.0.1:8086/db");
         assert_eq!(v[1].display(), "prometheus=http://127.0.0.1:9090");

@@ -39,7 +39,13 @@ fn count_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { usize::from(!e.file_name().to_string_lossy().starts_with('.')) })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        count_files(&e.path())
+                    } else {
+                        usize::from(!e.file_name().to_string_lossy().starts_with('.'))
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)
@@ -155,7 +161,14 @@ fn resend(local: &LocalStore, meta: &RunMeta, st: &Store, dir: &std::path::Path,
             if r.spooled > 0 || r.lost > 0 {
                 *exit = Exit::Failed;
             }
-            format!("{}: run {} re-sent from the local store: {n} points, {} delivered, {} spooled, {} lost\n", st.display(), meta.id, r.delivered, r.spooled, r.lost)
+            format!(
+                "{}: run {} re-sent from the local store: {n} points, {} delivered, {} spooled, {} lost\n",
+                st.display(),
+                meta.id,
+                r.delivered,
+                r.spooled,
+                r.lost
+            )
         }
         crate::cmd::run::Remote::Prometheus(x) => {
             let r = x.close_with(meta.status);
@@ -310,11 +323,8 @@ fn show_table(store: &LocalStore, m: &RunMeta) -> String {
         s.push_str(&format!("{k:<14} {v}\n"));
     }
     s.push_str("\nmetrics:\n");
-    let rows: Vec<Vec<String>> = m
-        .metrics
-        .iter()
-        .map(|x| vec![x.name.clone(), x.kind.as_str().to_string(), format!("{:?}", x.contains).to_lowercase()])
-        .collect();
+    let rows: Vec<Vec<String>> =
+        m.metrics.iter().map(|x| vec![x.name.clone(), x.kind.as_str().to_string(), format!("{:?}", x.contains).to_lowercase()]).collect();
     s.push_str(&slo_report::columns(&["METRIC", "TYPE", "CONTAINS"], &rows));
     s
 }

@@ -111,10 +111,12 @@ pub fn prom_healthcheck(cfg: &PromConfig) -> Result<(), PrometheusError> {
 
 /// Parses an RFC 3339 time of `flag` to ns since the epoch.
 pub fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| anyhow::Error::new(ExitError { exit: Exit::InvalidInput, error: anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z") }))
+    chrono::DateTime::parse_from_rfc3339(s).ok().and_then(|t| t.timestamp_nanos_opt()).ok_or_else(|| {
+        anyhow::Error::new(ExitError {
+            exit: Exit::InvalidInput,
+            error: anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z"),
+        })
+    })
 }
 
 /// The metadata of a `--from/--to` range judged as one run: k6's built-in catalog, the
@@ -221,7 +223,11 @@ pub fn list_runs(store: &Store) -> anyhow::Result<Vec<RunMeta>> {
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 { a } else { gcd(b, a % b) }
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// What a latency threshold or SLO reads: the quantile (0..1) and the `name` filter.
@@ -368,7 +374,11 @@ fn estimate_ms(e: &slo_store::prometheus::EndpointAggregates, q: f64) -> Option<
     e.latency.iter().find(|l| (l.q - q).abs() < 1e-12).map(|l| l.seconds * 1000.0).filter(|v| v.is_finite())
 }
 
-fn endpoint<'a>(list: &'a [slo_store::prometheus::EndpointAggregates], total: &'a slo_store::prometheus::EndpointAggregates, name: &Option<String>) -> Option<&'a slo_store::prometheus::EndpointAggregates> {
+fn endpoint<'a>(
+    list: &'a [slo_store::prometheus::EndpointAggregates],
+    total: &'a slo_store::prometheus::EndpointAggregates,
+    name: &Option<String>,
+) -> Option<&'a slo_store::prometheus::EndpointAggregates> {
     match name {
         None => Some(total),
         Some(n) => list.iter().find(|e| e.name.as_deref() == Some(n.as_str())),
@@ -377,13 +387,20 @@ fn endpoint<'a>(list: &'a [slo_store::prometheus::EndpointAggregates], total: &'
 
 /// Puts the latency estimates into the report's thresholds and latency SLOs and judges
 /// them again (see the module docs).
-fn apply_latency(report: &mut CheckReport, thresholds: &[MetricThresholds], slos: &[SloSpec], agg: &slo_store::prometheus::RunAggregates, k6_run: bool) {
+fn apply_latency(
+    report: &mut CheckReport,
+    thresholds: &[MetricThresholds],
+    slos: &[SloSpec],
+    agg: &slo_store::prometheus::RunAggregates,
+    k6_run: bool,
+) {
     let bound = agg.bucket_error_bound;
     let est_note = match bound {
         Some(b) => format!("estimate from histogram buckets, error bound ±{:.1}%", b * 100.0),
         None => "estimate from histogram buckets".to_string(),
     };
-    let flat: Vec<(&MetricThresholds, &slo_config::Threshold)> = thresholds.iter().flat_map(|mt| mt.thresholds.iter().map(move |t| (mt, t))).collect();
+    let flat: Vec<(&MetricThresholds, &slo_config::Threshold)> =
+        thresholds.iter().flat_map(|mt| mt.thresholds.iter().map(move |t| (mt, t))).collect();
     let mut touched = false;
     for (i, r) in report.thresholds.iter_mut().enumerate() {
         let Some((mt, th)) = flat.get(i) else { continue };
@@ -442,7 +459,11 @@ fn apply_latency(report: &mut CheckReport, thresholds: &[MetricThresholds], slos
             } else {
                 endpoint(&parts[0].by_name, &parts[0].total, &name).and_then(|e| estimate_ms(e, q))
             };
-            let samples = if parts.len() == 1 { endpoint(&parts[0].by_name, &parts[0].total, &name).map_or(0, |e| e.latency_count as u64) } else { 0 };
+            let samples = if parts.len() == 1 {
+                endpoint(&parts[0].by_name, &parts[0].total, &name).map_or(0, |e| e.latency_count as u64)
+            } else {
+                0
+            };
             wv.value = value;
             wv.samples = samples;
             wv.verdict = match value {
@@ -486,10 +507,15 @@ fn apply_latency(report: &mut CheckReport, thresholds: &[MetricThresholds], slos
         });
     }
     if touched {
-        report.notes.push(format!("latency values are {} (Prometheus keeps no raw samples); counts are exact", est_note.replacen("estimate", "estimates", 1)));
+        report.notes.push(format!(
+            "latency values are {} (Prometheus keeps no raw samples); counts are exact",
+            est_note.replacen("estimate", "estimates", 1)
+        ));
     }
     report.notes.extend(agg.notes.iter().cloned());
-    report.notes.push("read from Prometheus: only http_reqs, http_req_failed and http_req_duration are judged; other metrics have no data here".into());
+    report.notes.push(
+        "read from Prometheus: only http_reqs, http_req_failed and http_req_duration are judged; other metrics have no data here".into(),
+    );
     // Verdict and tally again.
     let all: Vec<Verdict> = report.thresholds.iter().map(|t| t.verdict).chain(report.slos.iter().map(|s| s.verdict)).collect();
     report.verdict = Verdict::combine(all.iter().copied(), report.allow_no_data);

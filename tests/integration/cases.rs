@@ -30,7 +30,10 @@ fn case_01_thresholds_without_samples_are_no_data_not_pass() {
     // The metrics that did get samples keep k6's values (summary-export.json).
     let k6: Value = serde_json::from_slice(&std::fs::read(dir.join("summary-export.json")).unwrap()).unwrap();
     assert_eq!(r["metrics"]["http_reqs"]["count"].as_f64(), k6["metrics"]["http_reqs"]["count"].as_f64());
-    assert_eq!(r["metrics"]["http_req_duration{expected_response:true}"]["p(95)"], k6["metrics"]["http_req_duration{expected_response:true}"]["p(95)"]);
+    assert_eq!(
+        r["metrics"]["http_req_duration{expected_response:true}"]["p(95)"],
+        k6["metrics"]["http_req_duration{expected_response:true}"]["p(95)"]
+    );
 }
 
 /// Case 05: hand-written NDJSON with null tags, +08:00 offsets, escaped and raw UTF-8,

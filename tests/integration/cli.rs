@@ -90,11 +90,17 @@ thresholds:
     assert_eq!(verdict("http_req_duration p(95) <= 1"), "fail");
     assert_eq!(verdict("http_req_duration p(99)>=1"), "pass");
     assert_eq!(obs("http_req_duration{name:login} p(95)<500"), k6["http_req_duration{name:login}"]["p(95)"].as_f64().unwrap());
-    assert_eq!(obs("http_req_duration{expected_response:true} p(99)<1000"), k6["http_req_duration{expected_response:true}"]["p(99)"].as_f64().unwrap());
+    assert_eq!(
+        obs("http_req_duration{expected_response:true} p(99)<1000"),
+        k6["http_req_duration{expected_response:true}"]["p(99)"].as_f64().unwrap()
+    );
     assert_eq!(obs("http_req_duration{group:::browse} p(99)<1000"), k6["http_req_duration{group:::browse}"]["p(99)"].as_f64().unwrap());
     // shop.js makes every `product` request inside group `browse`: the AND filter keeps
     // exactly k6's count of `http_req_duration{name:product}`.
-    assert_eq!(obs(r#"http_reqs{ name : product , group : "::browse" } count>0"#), k6["http_req_duration{name:product}"]["count"].as_f64().unwrap());
+    assert_eq!(
+        obs(r#"http_reqs{ name : product , group : "::browse" } count>0"#),
+        k6["http_req_duration{name:product}"]["count"].as_f64().unwrap()
+    );
     assert_eq!(verdict(&format!("http_reqs count=={n}")), "pass");
     assert_eq!(verdict(&format!("http_reqs count==={n}")), "pass");
     assert_eq!(verdict(&format!("http_reqs count!={n}")), "fail");
@@ -127,8 +133,16 @@ fn a_wrong_threshold_of_each_form_names_file_line_and_column() {
         ("key_only_filter", "service: x\nthresholds:\n  p:\n    http_reqs{name}: ['count>0']\n", "4:5"),
         ("empty_filter_value", "service: x\nthresholds:\n  p:\n    http_reqs{group:}: ['count>0']\n", "4:5"),
         ("space_before_brace", "service: x\nthresholds:\n  p:\n    'http_reqs {name:login}': ['count>0']\n", "4:5"),
-        ("object_bad_field", "service: x\nthresholds:\n  p:\n    http_req_duration:\n      - threshold: 'p(95)<500'\n        abortOnFial: true\n", "6:9"),
-        ("object_bad_delay", "service: x\nthresholds:\n  p:\n    http_req_duration:\n      - {threshold: 'p(95)<500', delayAbortEval: 'soon'}\n", "5:50"),
+        (
+            "object_bad_field",
+            "service: x\nthresholds:\n  p:\n    http_req_duration:\n      - threshold: 'p(95)<500'\n        abortOnFial: true\n",
+            "6:9",
+        ),
+        (
+            "object_bad_delay",
+            "service: x\nthresholds:\n  p:\n    http_req_duration:\n      - {threshold: 'p(95)<500', delayAbortEval: 'soon'}\n",
+            "5:50",
+        ),
         ("wrong_type", "service: x\nthresholds:\n  p:\n    http_req_failed: ['p(95)<100']\n", "4:23"),
         ("counter_value", "service: x\nthresholds:\n  p:\n    http_reqs: ['value>1']\n", "4:17"),
         ("yaml_syntax", "service: x\nthresholds:\n  p:\n    http_req_duration: ['p(95)<500'\n", "5:1"),
@@ -148,11 +162,18 @@ fn a_wrong_threshold_of_each_form_names_file_line_and_column() {
 fn exit_codes_are_distinct_and_documented() {
     let (s, store) = baseline_store();
     // 0: everything passes.
-    let pass = write(&s, "pass.yaml", "service: x\nthresholds:\n  ok:\n    http_req_duration: ['p(95)<500']\n    http_req_failed: ['rate<0.01']\n");
+    let pass = write(
+        &s,
+        "pass.yaml",
+        "service: x\nthresholds:\n  ok:\n    http_req_duration: ['p(95)<500']\n    http_req_failed: ['rate<0.01']\n",
+    );
     let o = run(&store, &["check", "--run", "latest", "--config", &pass, "--profile", "ok"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // 1: a breach (the seed's throughput SLO of 1000 rps; the run made ~180 rps).
-    let o = run(&store, &["check", "--run", "latest", "--config", &repo("slo/seed.slo-config.yaml").display().to_string(), "--profile", "load_test"]);
+    let o = run(
+        &store,
+        &["check", "--run", "latest", "--config", &repo("slo/seed.slo-config.yaml").display().to_string(), "--profile", "load_test"],
+    );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stdout(&o).contains("FAIL"));
     // 2: invalid input: an unknown flag, an unknown profile, a missing config file.
@@ -162,7 +183,11 @@ fn exit_codes_are_distinct_and_documented() {
     assert!(stderr(&o).contains("--profile \"nope\""), "{}", stderr(&o));
     assert_eq!(code(&run(&store, &["check", "--config", "/nonexistent/slo.yaml"])), 2);
     // 3: no data, and run not found.
-    let nodata = write(&s, "nodata.yaml", "service: x\nthresholds:\n  p:\n    http_req_duration{name:never}: ['p(95)<500']\n    http_req_duration: ['p(95)<500']\n");
+    let nodata = write(
+        &s,
+        "nodata.yaml",
+        "service: x\nthresholds:\n  p:\n    http_req_duration{name:never}: ['p(95)<500']\n    http_req_duration: ['p(95)<500']\n",
+    );
     let o = run(&store, &["check", "--config", &nodata, "--profile", "p"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stdout(&o).contains("NO DATA"));
@@ -174,7 +199,11 @@ fn exit_codes_are_distinct_and_documented() {
     assert_eq!(code(&o), 3);
     assert!(stderr(&o).contains("run not found"), "{}", stderr(&o));
     // A malformed data file is invalid input too.
-    let bad = write(&s, "bad.ndjson", "{\"type\":\"Point\",\"metric\":\"http_reqs\",\"data\":{\"time\":\"2026-01-01T00:00:00Z\",\"value\":1,\"tags\":{}}}\n{not json\n");
+    let bad = write(
+        &s,
+        "bad.ndjson",
+        "{\"type\":\"Point\",\"metric\":\"http_reqs\",\"data\":{\"time\":\"2026-01-01T00:00:00Z\",\"value\":1,\"tags\":{}}}\n{not json\n",
+    );
     let o = run(&store, &["import", "k6-json", &bad]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains(":2:"), "line number named: {}", stderr(&o));

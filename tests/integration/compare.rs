@@ -99,7 +99,8 @@ fn sample_data_product_regressed_other_routes_unchanged() {
 
     // Every untouched route must come out unchanged. All of them are examined before
     // failing, so that one failure shows every route that is not.
-    let not_unchanged: Vec<String> = UNTOUCHED.iter().map(|n| endpoint(&cmp, n)).filter(|e| e["verdict"] != "unchanged").map(describe).collect();
+    let not_unchanged: Vec<String> =
+        UNTOUCHED.iter().map(|n| endpoint(&cmp, n)).filter(|e| e["verdict"] != "unchanged").map(describe).collect();
     assert!(
         not_unchanged.is_empty(),
         "KNOWN-OPEN if it fails on the committed recordings: routes untouched by the demo target's candidate profile \
@@ -142,10 +143,8 @@ fn json_has_the_documented_fields() {
     assert_eq!(cmp["multiple_testing"], "holm");
     assert_eq!(cmp["overall"]["name"], "all requests");
     // Sum of the tally is the number of metrics judged.
-    let n_metrics: usize = std::iter::once(&cmp["overall"])
-        .chain(cmp["endpoints"].as_array().unwrap())
-        .map(|e| e["metrics"].as_array().unwrap().len())
-        .sum();
+    let n_metrics: usize =
+        std::iter::once(&cmp["overall"]).chain(cmp["endpoints"].as_array().unwrap()).map(|e| e["metrics"].as_array().unwrap().len()).sum();
     let t = &cmp["tally"];
     let tally: u64 = ["regressed", "improved", "unchanged", "inconclusive"].iter().map(|k| t[k].as_u64().unwrap()).sum();
     assert_eq!(tally as usize, n_metrics);
@@ -222,7 +221,9 @@ fn tiny_k6(name: &str, n: u32, ms: f64, spread: f64, t0: u32) -> String {
         let tags = format!("{{\"expected_response\":\"true\",\"method\":\"GET\",\"name\":{tag},\"scenario\":\"default\",\"status\":\"200\",\"url\":\"http://127.0.0.1/x\"}}");
         let v = ms + (i % 7) as f64 * spread;
         for (m, val) in [("http_reqs", "1".to_string()), ("http_req_duration", format!("{v}")), ("http_req_failed", "0".to_string())] {
-            s.push_str(&format!("{{\"metric\":\"{m}\",\"type\":\"Point\",\"data\":{{\"time\":\"{time}\",\"value\":{val},\"tags\":{tags}}}}}\n"));
+            s.push_str(&format!(
+                "{{\"metric\":\"{m}\",\"type\":\"Point\",\"data\":{{\"time\":\"{time}\",\"value\":{val},\"tags\":{tags}}}}}\n"
+            ));
         }
     }
     s
@@ -239,7 +240,10 @@ fn hostile_tag_value_is_escaped_in_html() {
         import(&store, &f, id);
     }
     let out = s.path().join("evil.html");
-    let o = run(&store, &["compare", "--baseline", "evil-base", "--candidate", "evil-cand", "--format", "html", "-o", &out.display().to_string()]);
+    let o = run(
+        &store,
+        &["compare", "--baseline", "evil-base", "--candidate", "evil-cand", "--format", "html", "-o", &out.display().to_string()],
+    );
     assert!(matches!(code(&o), 0 | 1), "compare ran: {}", stderr(&o));
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(!html.to_ascii_lowercase().contains("<script"), "the tag value came out as markup");
@@ -257,7 +261,9 @@ fn latest_with_tags_picks_the_newest_matching_run() {
     let cand = repo("sample-data/candidate.json.gz").display().to_string();
     // Imported in this order; ids sort the other way round, so only the import time
     // (`latest`) can pick `a-main-new`.
-    for (file, id, tag) in [(&base, "z-main-old", "branch=main"), (&cand, "a-main-new", "branch=main"), (&cand, "m-feature", "branch=feature")] {
+    for (file, id, tag) in
+        [(&base, "z-main-old", "branch=main"), (&cand, "a-main-new", "branch=main"), (&cand, "m-feature", "branch=feature")]
+    {
         let o = run(&store, &["import", "k6-json", file, "--run-id", id, "--tag", tag]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }

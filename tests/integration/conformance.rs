@@ -30,7 +30,8 @@ fn recordings() -> Vec<Recording> {
         });
     }
     let dir = repo("tests/fixtures/k6");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir).expect("tests/fixtures/k6").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&dir).expect("tests/fixtures/k6").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     for d in dirs {
         let samples = ["samples.json.gz", "samples.ndjson", "samples.json"].iter().map(|f| d.join(f)).find(|p| p.exists());
@@ -56,7 +57,11 @@ fn normalise_key(k: &str) -> String {
         .map(|f| {
             let (a, b) = f.split_once(':').expect("k6 filter has ':'");
             let b = b.trim();
-            let b = b.strip_prefix('"').and_then(|x| x.strip_suffix('"')).or_else(|| b.strip_prefix('\'').and_then(|x| x.strip_suffix('\''))).unwrap_or(b);
+            let b = b
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .or_else(|| b.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+                .unwrap_or(b);
             (a.trim().to_string(), b.to_string())
         })
         .collect();
@@ -85,11 +90,16 @@ fn conform(r: &Recording) -> usize {
             // k6 summarises a metric that got no sample at all as zeros (case 01); slo
             // has nothing to summarise and must judge its thresholds NO DATA instead.
             let all_zero = stats.as_object().unwrap().iter().filter(|(s, _)| *s != "thresholds").all(|(_, v)| v.as_f64() == Some(0.0));
-            let judged: Vec<&Value> = report["thresholds"].as_array().unwrap().iter().filter(|t| {
-                // A parent metric k6 lists only because a sub-metric of it has thresholds.
-                let tk = normalise_key(t["metric_key"].as_str().unwrap());
-                tk == nkey || (!nkey.contains('{') && tk.split('{').next() == Some(nkey.as_str()))
-            }).collect();
+            let judged: Vec<&Value> = report["thresholds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| {
+                    // A parent metric k6 lists only because a sub-metric of it has thresholds.
+                    let tk = normalise_key(t["metric_key"].as_str().unwrap());
+                    tk == nkey || (!nkey.contains('{') && tk.split('{').next() == Some(nkey.as_str()))
+                })
+                .collect();
             if !all_zero {
                 failures.push(format!("{key}: missing from slo's report though k6 has values"));
             } else if judged.is_empty() || judged.iter().any(|t| t["verdict"] != "no_data") {
@@ -150,4 +160,3 @@ fn keys_normalise_like_slo() {
     assert_eq!(normalise_key("http_reqs{name:\"login\"}"), "http_reqs{name:login}");
     assert_eq!(normalise_key("http_reqs"), "http_reqs");
 }
-

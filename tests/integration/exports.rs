@@ -25,7 +25,8 @@ const SEED: &str = "slo/seed.slo-config.yaml";
 const ODD_NAME: &str = "it's \"q\" \\x";
 
 fn have(bin: &str) -> bool {
-    let ok = Command::new("sh").arg("-c").arg(format!("command -v {bin}")).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+    let ok =
+        Command::new("sh").arg("-c").arg(format!("command -v {bin}")).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
     if !ok {
         eprintln!("SKIPPED: `{bin}` is not installed (apt-get install -y prometheus influxdb; tests/run.sh does it)");
     }
@@ -141,7 +142,8 @@ fn grafana_prom(expr: &str, testid: &str) -> String {
 /// requests, one cart request) thus has 2/3 of its requests slower than 1.031 s (the
 /// sink's bucket above 1 s) and 1/3 failed: every burn-rate alert of the seed config fires.
 fn slow_target() -> DemoServer {
-    let cfg = DemoConfig::from_yaml_str("routes:\n  products: {latency: {kind: fixed, ms: 1100}}\n", "exports target").expect("demo config");
+    let cfg =
+        DemoConfig::from_yaml_str("routes:\n  products: {latency: {kind: fixed, ms: 1100}}\n", "exports target").expect("demo config");
     DemoServer::start("127.0.0.1:0".parse().unwrap(), cfg).expect("demo target")
 }
 
@@ -417,14 +419,16 @@ fn influx_text(text: &str, testid: &str) -> String {
 /// the SLO stat query of a config filtering on that name: escaping agrees end to end.
 fn odd_name_count(influx: &Server, tmp: &Path, db: &str, testid: &str) -> f64 {
     let cfg = tmp.join("odd.yaml");
-    std::fs::write(&cfg, "service: s\nslos:\n  availability: {target: 99, window: 7d, filter: {name: \"it's \\\"q\\\" \\\\x\"}}\n").unwrap();
+    std::fs::write(&cfg, "service: s\nslos:\n  availability: {target: 99, window: 7d, filter: {name: \"it's \\\"q\\\" \\\\x\"}}\n")
+        .unwrap();
     let o = slo().args(["dashboard", "export", "--datasource", "influxdb", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let d: Value = serde_json::from_slice(&o.stdout).unwrap();
     let stat = slo_report::grafana::dashboard_queries(&d).into_iter().find(|q| q.panel == "availability (time range)").unwrap();
     assert!(stat.text.contains("100 - mean(\"value\") * 100"), "{}", stat.text);
     let text = influx_text(&stat.text, testid).replace("100 - mean(\"value\") * 100", "count(\"value\")");
-    let (_, body) = curl(&["-G", &format!("{}/query", influx.base), "--data-urlencode", &format!("db={db}"), "--data-urlencode", &format!("q={text}")]);
+    let (_, body) =
+        curl(&["-G", &format!("{}/query", influx.base), "--data-urlencode", &format!("db={db}"), "--data-urlencode", &format!("q={text}")]);
     let v: Value = serde_json::from_str(&body).unwrap();
     v["results"][0]["series"][0]["values"][0][1].as_f64().unwrap_or_else(|| panic!("{text}: {body}"))
 }

@@ -99,9 +99,9 @@ fn constant_arrival_rate_200_per_s_for_10_s_gives_2000_iterations() {
     // the open model records its scheduling lag for every request
     assert_eq!(m["slo_scheduling_lag"]["count"].as_u64(), Some(it as u64));
     // the run folder holds one Parquet part per second at least (kill -9 loses ≤ 1 s)
-    let parts = std::fs::read_dir(Path::new(&store).join("runs/car")).unwrap().filter(|e| {
-        e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".parquet")
-    });
+    let parts = std::fs::read_dir(Path::new(&store).join("runs/car"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".parquet"));
     assert!(parts.count() >= 10);
 }
 
@@ -234,7 +234,19 @@ flows:
     assert_eq!(m["checks"]["passes"].as_u64(), Some(18));
     assert_eq!(m["checks"]["total"].as_u64(), Some(24));
     // the loop's requests carry the step name, not the expanded URL
-    let (_, v) = check_json(&store, &["--run", "flow", "--k6-options", &write(&s, "o.json", r#"{"thresholds": {"http_reqs{name:product}": ["count==18"], "http_reqs{name:missing,status:404}": ["count==6"]}}"#)]);
+    let (_, v) = check_json(
+        &store,
+        &[
+            "--run",
+            "flow",
+            "--k6-options",
+            &write(
+                &s,
+                "o.json",
+                r#"{"thresholds": {"http_reqs{name:product}": ["count==18"], "http_reqs{name:missing,status:404}": ["count==6"]}}"#,
+            ),
+        ],
+    );
     assert_eq!(v["verdict"], "pass", "{v}");
     // every iteration thought 3 × 20 ms at least
     assert!(m["iteration_duration"]["min"].as_f64().unwrap() >= 60.0);
@@ -408,7 +420,11 @@ fn bad_input_exits_2_before_any_request() {
     let srv = target();
     let s = Scratch::new();
     let store = s.store();
-    let f = write(&s, "bad.yaml", "scenarios:\n  a: {executor: constant-vus, vus: x, duration: 2s}\nflows:\n  - flow:\n      - get: {url: /x}\n");
+    let f = write(
+        &s,
+        "bad.yaml",
+        "scenarios:\n  a: {executor: constant-vus, vus: x, duration: 2s}\nflows:\n  - flow:\n      - get: {url: /x}\n",
+    );
     let o = slo_run(&store, &f, &srv.url(), &[]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("bad.yaml:2:"), "{}", stderr(&o));
@@ -476,7 +492,11 @@ fn check_without_flags_judges_the_runs_own_thresholds() {
 fn a_password_in_the_target_is_never_printed() {
     let s = Scratch::new();
     let store = s.store();
-    let f = write(&s, "p.yaml", "scenarios:\n  s: {executor: per-vu-iterations, vus: 1, iterations: 1}\nflows:\n  - flow:\n      - get: {url: /health}\n");
+    let f = write(
+        &s,
+        "p.yaml",
+        "scenarios:\n  s: {executor: per-vu-iterations, vus: 1, iterations: 1}\nflows:\n  - flow:\n      - get: {url: /health}\n",
+    );
     let o = slo_run(&store, &f, "http://user:hunter2@127.0.0.1:9", &[]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("***@127.0.0.1"), "{}", stderr(&o));

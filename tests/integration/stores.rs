@@ -37,7 +37,8 @@ fn start(kind: &str, port: u16) -> Option<Svc> {
         return None;
     }
     let p = if port == 0 { String::new() } else { port.to_string() };
-    let script = format!("source tests/services.sh; SVC_ROOT=${{TMPDIR:-/tmp}}; {func} {p} >&2 || exit 1; echo ${var}_URL ${var}_PID ${var}_DIR");
+    let script =
+        format!("source tests/services.sh; SVC_ROOT=${{TMPDIR:-/tmp}}; {func} {p} >&2 || exit 1; echo ${var}_URL ${var}_PID ${var}_DIR");
     let o = Command::new("bash").arg("-c").arg(script).current_dir(root()).output().expect("bash");
     assert!(o.status.success(), "{func} failed: {}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -268,7 +269,8 @@ fn k6_script(s: &Scratch, url: &str) -> String {
 
 fn k6_options(s: &Scratch) -> String {
     let p = s.path().join("k6-options.json");
-    std::fs::write(&p, r#"{"thresholds": {"http_reqs": ["count==480"], "http_req_duration": ["p(95)<1000", "avg<1000", "max<1000"]}}"#).unwrap();
+    std::fs::write(&p, r#"{"thresholds": {"http_reqs": ["count==480"], "http_req_duration": ["p(95)<1000", "avg<1000", "max<1000"]}}"#)
+        .unwrap();
     p.display().to_string()
 }
 
@@ -296,7 +298,15 @@ fn k6_influxdb_output_checks_equal_to_k6_summary() {
     let s = Scratch::new();
     let summary = s.path().join("summary.json");
     let o = k6(
-        &["--out", &format!("influxdb={}/k6db", influx.url), "--tag", "testid=k6inf", "--summary-export", &summary.display().to_string(), &k6_script(&s, &srv.url())],
+        &[
+            "--out",
+            &format!("influxdb={}/k6db", influx.url),
+            "--tag",
+            "testid=k6inf",
+            "--summary-export",
+            &summary.display().to_string(),
+            &k6_script(&s, &srv.url()),
+        ],
         &[],
     );
     assert!(o.status.success(), "k6: {}", String::from_utf8_lossy(&o.stderr));
@@ -332,7 +342,15 @@ fn k6_prometheus_rw_output_counts_exact() {
     let s = Scratch::new();
     let summary = s.path().join("summary.json");
     let o = k6(
-        &["-o", "experimental-prometheus-rw", "--tag", "testid=k6prom", "--summary-export", &summary.display().to_string(), &k6_script(&s, &srv.url())],
+        &[
+            "-o",
+            "experimental-prometheus-rw",
+            "--tag",
+            "testid=k6prom",
+            "--summary-export",
+            &summary.display().to_string(),
+            &k6_script(&s, &srv.url()),
+        ],
         &[
             ("K6_PROMETHEUS_RW_SERVER_URL", &format!("{}/api/v1/write", prom.url)),
             ("K6_PROMETHEUS_RW_TREND_STATS", "p(95),avg,max"),
@@ -351,7 +369,11 @@ fn k6_prometheus_rw_output_counts_exact() {
     // k6 writes its trend stats per tag set (here: two endpoints), which cannot be merged:
     // the whole-run latency is NO DATA with the reason, never a guess
     let t = v["thresholds"].as_array().unwrap().iter().find(|t| t["expression"] == "p(95)<1000").unwrap();
-    assert!(t["observed"].is_null() || (t["observed"].as_f64().unwrap() - sum["metrics"]["http_req_duration"]["p(95)"].as_f64().unwrap()).abs() < 1e-9, "{t}");
+    assert!(
+        t["observed"].is_null()
+            || (t["observed"].as_f64().unwrap() - sum["metrics"]["http_req_duration"]["p(95)"].as_f64().unwrap()).abs() < 1e-9,
+        "{t}"
+    );
     assert!(runs_list(&store, &src).iter().any(|r| r["id"] == "k6prom"));
 }
 

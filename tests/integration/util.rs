@@ -75,7 +75,7 @@ pub fn check_json(store: &str, args: &[&str]) -> (i32, serde_json::Value) {
     let mut all = vec!["check", "--format", "json"];
     all.extend_from_slice(args);
     let o = run(store, &all);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("check output is not JSON ({e}); stderr: {}", stderr(&o)));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("check output is not JSON ({e}); stderr: {}", stderr(&o)));
     (code(&o), v)
 }

@@ -707,7 +707,9 @@ impl Analysis {
                     p99: percentile_sorted(v, 99.0 / 100.0),
                 })
             }
-            Sink::Rate(r) => MetricSummary::Rate(RateSummary { unit: Unit::None, passes: r.trues, fails: r.falses(), total: r.total, value: r.rate() }),
+            Sink::Rate(r) => {
+                MetricSummary::Rate(RateSummary { unit: Unit::None, passes: r.trues, fails: r.falses(), total: r.total, value: r.rate() })
+            }
             Sink::Counter(c) => MetricSummary::Counter(CounterSummary {
                 unit,
                 count: c.sum,
@@ -921,9 +923,7 @@ fn check_objective(spec: &SloSpec) -> Result<(), AnalyzeError> {
         SloKind::Latency { percentile } if !(0.0..=100.0).contains(&percentile) => {
             Err(bad("the latency percentile must be a number in [0, 100]"))
         }
-        SloKind::Latency { .. } | SloKind::Throughput if !o.is_finite() || o < 0.0 => {
-            Err(bad("the objective must be a finite number ≥ 0"))
-        }
+        SloKind::Latency { .. } | SloKind::Throughput if !o.is_finite() || o < 0.0 => Err(bad("the objective must be a finite number ≥ 0")),
         _ => Ok(()),
     }
 }

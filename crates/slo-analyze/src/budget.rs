@@ -221,11 +221,18 @@ pub fn rolling_budget(buckets: &[CountBucket], window: std::time::Duration, end_
 ///
 /// # Errors
 /// [`AnalyzeError::InvalidMonth`] when `month` is not 1..=12 or the year is out of range.
-pub fn calendar_month_budget(buckets: &[CountBucket], year: i32, month: u32, through_ns: Option<i64>, objective: f64) -> Result<PeriodBudget, AnalyzeError> {
+pub fn calendar_month_budget(
+    buckets: &[CountBucket],
+    year: i32,
+    month: u32,
+    through_ns: Option<i64>,
+    objective: f64,
+) -> Result<PeriodBudget, AnalyzeError> {
     use chrono::NaiveDate;
     let bad = || AnalyzeError::InvalidMonth { year, month };
     let first = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(bad)?;
-    let next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) }.ok_or_else(bad)?;
+    let next =
+        if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) }.ok_or_else(bad)?;
     let ns = |d: NaiveDate| d.and_hms_opt(0, 0, 0).and_then(|t| t.and_utc().timestamp_nanos_opt()).ok_or_else(bad);
     let from = ns(first)?;
     let month_end = ns(next)?;

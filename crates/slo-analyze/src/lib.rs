@@ -36,8 +36,7 @@ pub mod window;
 
 pub use analysis::{aggregation_label, Analysis, Options, Plan, TimeRange, MAX_WINDOWS};
 pub use budget::{
-    calendar_month_budget, counter_increase, decimal_complement, ratio_from_percent, rolling_budget, CountBucket, ErrorBudget,
-    PeriodBudget,
+    calendar_month_budget, counter_increase, decimal_complement, ratio_from_percent, rolling_budget, CountBucket, ErrorBudget, PeriodBudget,
 };
 pub use report::{
     CheckReport, CounterSummary, GaugeSummary, MetricSummary, PointTally, RangeInfo, RateSummary, RunInfo, SloResult, Tally,

@@ -75,13 +75,7 @@ impl WindowGrid {
     pub fn span(&self, i: usize) -> WindowSpan {
         let start = self.start_ns.saturating_add((i as i64).saturating_mul(self.len_ns));
         let end = if i + 1 == self.count { self.end_ns } else { start.saturating_add(self.len_ns).min(self.end_ns) };
-        WindowSpan {
-            index: i,
-            start_ns: start,
-            end_ns: end,
-            length_s: (end - start) as f64 / 1e9,
-            clipped: end - start < self.len_ns,
-        }
+        WindowSpan { index: i, start_ns: start, end_ns: end, length_s: (end - start) as f64 / 1e9, clipped: end - start < self.len_ns }
     }
 
     /// Whether the whole range is shorter than one window.

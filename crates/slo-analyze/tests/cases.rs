@@ -1,4 +1,4 @@
-//! The shared cases (`/work/shared/cases`, copied into `tests/fixtures/`) as tests:
+//! The shared cases (`../shared/cases`, copied into `tests/fixtures/`) as tests:
 //! every expected number comes from k6 v1.1.0's own output or from the hand computation
 //! in the case's README / expected.json, never from this crate.
 
@@ -200,7 +200,16 @@ fn case05_k6_arithmetic_to_the_last_digit() {
         let t = trend(&r, key);
         let e = &exp[key];
         assert_eq!(t.count, e["count"].as_u64().unwrap(), "{key} count");
-        for (field, ours) in [("min", t.min), ("max", t.max), ("avg", t.avg), ("med", t.med), ("p(50)", t.med), ("p(90)", t.p90), ("p(95)", t.p95), ("p(99)", t.p99)] {
+        for (field, ours) in [
+            ("min", t.min),
+            ("max", t.max),
+            ("avg", t.avg),
+            ("med", t.med),
+            ("p(50)", t.med),
+            ("p(90)", t.p90),
+            ("p(95)", t.p95),
+            ("p(99)", t.p99),
+        ] {
             assert_eq!(ours, e[field].as_f64(), "{key} {field}");
         }
     }
@@ -496,7 +505,12 @@ fn case07_points() -> Vec<Point> {
     for (start, total, errors) in case07_buckets() {
         for j in 0..total {
             let t = start + (j as i64) * (300_000_000_000 / total as i64);
-            pts.push(Point { metric: "http_req_failed".into(), time_ns: t, value: if j < errors { 1.0 } else { 0.0 }, tags: Tags::default() });
+            pts.push(Point {
+                metric: "http_req_failed".into(),
+                time_ns: t,
+                value: if j < errors { 1.0 } else { 0.0 },
+                tags: Tags::default(),
+            });
         }
     }
     pts

@@ -63,7 +63,12 @@ fn mann_whitney_and_hodges_lehmann_match_scipy() {
         assert!(hl.achieved_level >= 1.0 - alpha - 1e-12, "{name}: achieved level {}", hl.achieved_level);
 
         for q in [50, 95, 99] {
-            close(&format!("{name} baseline p{q}"), percentile_sorted(base.values(), q as f64 / 100.0).unwrap(), s[format!("baseline_p{q}")].as_f64().unwrap(), 1e-12);
+            close(
+                &format!("{name} baseline p{q}"),
+                percentile_sorted(base.values(), q as f64 / 100.0).unwrap(),
+                s[format!("baseline_p{q}")].as_f64().unwrap(),
+                1e-12,
+            );
         }
     }
 }

@@ -9,9 +9,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use slo_analyze::compare::bootstrap::percentile_difference;
 use slo_analyze::compare::stats::{hodges_lehmann, SortedSample};
-use slo_analyze::compare::{
-    compare, ChangeVerdict, CompareOptions, ComparisonInput, Counts, EndpointInput, MetricKind, RunSide, Sample,
-};
+use slo_analyze::compare::{compare, ChangeVerdict, CompareOptions, ComparisonInput, Counts, EndpointInput, MetricKind, RunSide, Sample};
 
 /// z_{0.95} (Abramowitz & Stegun table 26.5).
 const Z95: f64 = 1.6448536269514722;
@@ -103,8 +101,13 @@ fn sample(r: &Run) -> Sample<'_> {
     Sample { latency_ms: &r.lat, requests: r.lat.len() as u64, failed_requests: r.failed, checks: Some(r.checks) }
 }
 
-const ENDPOINTS: [(&str, f64, f64, f64); 5] =
-    [("GET /", 3.0, 0.4, 0.0), ("GET /api/items", 4.0, 0.6, 0.002), ("POST /api/orders", 5.0, 0.8, 0.01), ("GET /health", 1.0, 0.2, 0.0), ("GET /search", 4.5, 1.0, 0.02)];
+const ENDPOINTS: [(&str, f64, f64, f64); 5] = [
+    ("GET /", 3.0, 0.4, 0.0),
+    ("GET /api/items", 4.0, 0.6, 0.002),
+    ("POST /api/orders", 5.0, 0.8, 0.01),
+    ("GET /health", 1.0, 0.2, 0.0),
+    ("GET /search", 4.5, 1.0, 0.02),
+];
 
 /// 20 seeded A/A comparisons of 5 endpoints (same distribution on both sides): never a
 /// regression; and not vacuous: most medians and a third of all metrics come out
@@ -119,8 +122,11 @@ fn a_a_runs_never_regress() {
         let mut rng = SmallRng::seed_from_u64(900 + rep);
         let runs: Vec<(Run, Run)> =
             ENDPOINTS.iter().map(|&(_, mu, s, e)| (run(&mut rng, mu, s, n, 1.0, e), run(&mut rng, mu, s, n, 1.0, e))).collect();
-        let endpoints =
-            ENDPOINTS.iter().zip(&runs).map(|(&(name, ..), (b, c))| EndpointInput { name: name.into(), baseline: sample(b), candidate: sample(c) }).collect();
+        let endpoints = ENDPOINTS
+            .iter()
+            .zip(&runs)
+            .map(|(&(name, ..), (b, c))| EndpointInput { name: name.into(), baseline: sample(b), candidate: sample(c) })
+            .collect();
         let input = ComparisonInput {
             baseline: RunSide { id: format!("a{rep}"), duration_s: Some(300.0) },
             candidate: RunSide { id: format!("b{rep}"), duration_s: Some(300.0) },
@@ -169,7 +175,8 @@ fn real_changes_are_found() {
     };
     let r = compare(&input, &CompareOptions::default()).unwrap();
     let get = |e: usize, k: MetricKind| r.endpoints[e].metrics.iter().find(|m| m.metric == k).unwrap();
-    for k in [MetricKind::LatencyMedian, MetricKind::LatencyP95, MetricKind::LatencyP99, MetricKind::ErrorRate, MetricKind::ChecksPassRate] {
+    for k in [MetricKind::LatencyMedian, MetricKind::LatencyP95, MetricKind::LatencyP99, MetricKind::ErrorRate, MetricKind::ChecksPassRate]
+    {
         assert_eq!(get(0, k).verdict, ChangeVerdict::Regressed, "slow {k:?}: {}", get(0, k).reason);
     }
     for k in [MetricKind::LatencyMedian, MetricKind::LatencyP95] {

@@ -359,10 +359,33 @@ mod tests {
     #[test]
     fn expressions_k6_refuses() {
         for s in [
-            "count=5", "count<", "<5", "COUNT==5", "p95<1000", "mean<1000", "p( 95 )<10000", "p(101)<1",
-            "p(-1)<1", "p(NaN)<1", "p(Inf)<1", "count<0x10", "count<10 && count>1", "count<5 || count>1",
-            "count<1e400", "count<+nan", "count<1_000", "count<5ms", "count", "", "count!5", "p()<1",
-            "p(95<1", "P(95)<1", "count<e5", "count<.", "avg<1e",
+            "count=5",
+            "count<",
+            "<5",
+            "COUNT==5",
+            "p95<1000",
+            "mean<1000",
+            "p( 95 )<10000",
+            "p(101)<1",
+            "p(-1)<1",
+            "p(NaN)<1",
+            "p(Inf)<1",
+            "count<0x10",
+            "count<10 && count>1",
+            "count<5 || count>1",
+            "count<1e400",
+            "count<+nan",
+            "count<1_000",
+            "count<5ms",
+            "count",
+            "",
+            "count!5",
+            "p()<1",
+            "p(95<1",
+            "P(95)<1",
+            "count<e5",
+            "count<.",
+            "avg<1e",
         ] {
             assert!(parse_threshold_expr(s).is_err(), "{s:?} was accepted");
         }
@@ -395,15 +418,9 @@ mod tests {
         assert_eq!(key("http_reqs{name: login}"), ("http_reqs".into(), f(&[("name", "login")])));
         assert_eq!(key("http_reqs{name:\"login\"}"), ("http_reqs".into(), f(&[("name", "login")])));
         assert_eq!(key("http_reqs{name:'login'}"), ("http_reqs".into(), f(&[("name", "login")])));
-        assert_eq!(
-            key("http_reqs{status:500,name:login}"),
-            ("http_reqs".into(), f(&[("name", "login"), ("status", "500")]))
-        );
+        assert_eq!(key("http_reqs{status:500,name:login}"), ("http_reqs".into(), f(&[("name", "login"), ("status", "500")])));
         assert_eq!(key("http_reqs{group:::g1}"), ("http_reqs".into(), f(&[("group", "::g1")])));
-        assert_eq!(
-            key("http_reqs{url:http://x:1/y}"),
-            ("http_reqs".into(), f(&[("url", "http://x:1/y")]))
-        );
+        assert_eq!(key("http_reqs{url:http://x:1/y}"), ("http_reqs".into(), f(&[("url", "http://x:1/y")])));
         assert_eq!(key("http_reqs{group:\"\"}"), ("http_reqs".into(), f(&[("group", "")])));
         assert_eq!(key("http_reqs{a:1,a:2}"), ("http_reqs".into(), f(&[("a", "2")])));
         assert_eq!(key("checks{check:status is 200}"), ("checks".into(), f(&[("check", "status is 200")])));
@@ -415,9 +432,25 @@ mod tests {
     fn metric_keys_refused() {
         let too_long = "a".repeat(130);
         for s in [
-            "http_reqs{key}", "http_reqs{group:}", "http_reqs {name:login}", "http_reqs{}", "http_reqs{a:1,}",
-            "http_reqs{name:login", "http_reqs}", "http_reqs}{", "http_reqs{a:b}x", "x", "9abc", "lätenz",
-            "my-metric", "a.b", "", "{a:b}", "http_reqs{:v}", too_long.as_str(), " http_reqs",
+            "http_reqs{key}",
+            "http_reqs{group:}",
+            "http_reqs {name:login}",
+            "http_reqs{}",
+            "http_reqs{a:1,}",
+            "http_reqs{name:login",
+            "http_reqs}",
+            "http_reqs}{",
+            "http_reqs{a:b}x",
+            "x",
+            "9abc",
+            "lätenz",
+            "my-metric",
+            "a.b",
+            "",
+            "{a:b}",
+            "http_reqs{:v}",
+            too_long.as_str(),
+            " http_reqs",
         ] {
             assert!(parse_metric_key(s).is_err(), "{s:?} was accepted");
         }

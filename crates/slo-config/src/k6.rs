@@ -136,10 +136,7 @@ mod tests {
         assert!(login.thresholds[1].abort_on_fail);
         assert_eq!(login.thresholds[1].delay_abort_eval, Some(Duration::from_secs(10)));
         assert_eq!(o.thresholds.threshold_count(), 4);
-        assert_eq!(
-            o.summary_trend_stats.as_deref().unwrap(),
-            ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99.9)"]
-        );
+        assert_eq!(o.summary_trend_stats.as_deref().unwrap(), ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99.9)"]);
     }
 
     #[test]

@@ -14,14 +14,14 @@
 
 pub mod error;
 pub mod grammar;
-pub mod scenario;
 pub mod k6;
+pub mod scenario;
 pub mod slo;
 pub mod threshold;
 mod yaml;
 
 pub use error::ConfigError;
+pub use grammar::{is_valid_metric_name, parse_go_float, parse_metric_key, parse_tag_filter, parse_threshold_expr};
 pub use k6::{load_k6_options, parse_k6_options, K6Options};
 pub use slo::{load_slo_config, parse_slo_config, Objective, Slo, SloConfig, DEFAULT_TOLERANCE_PERCENT};
-pub use grammar::{is_valid_metric_name, parse_go_float, parse_metric_key, parse_tag_filter, parse_threshold_expr};
 pub use threshold::{Aggregation, Location, MetricKey, MetricThresholds, Op, Threshold, ThresholdExpr, ThresholdSet};

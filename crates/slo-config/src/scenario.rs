@@ -301,9 +301,7 @@ impl Template {
 
     /// The text when it is literal.
     pub fn literal(&self) -> Option<String> {
-        self.is_literal().then(|| {
-            self.parts.iter().map(|p| if let Part::Lit(s) = p { s.as_str() } else { "" }).collect()
-        })
+        self.is_literal().then(|| self.parts.iter().map(|p| if let Part::Lit(s) = p { s.as_str() } else { "" }).collect())
     }
 
     /// Names of the variables it uses.
@@ -467,8 +465,7 @@ impl ScenarioFile {
     }
 }
 
-const TOP_KEYS: &[&str] =
-    &["config", "scenarios", "flows", "options", "vus", "duration", "iterations", "stages", "thresholds", "tags"];
+const TOP_KEYS: &[&str] = &["config", "scenarios", "flows", "options", "vus", "duration", "iterations", "stages", "thresholds", "tags"];
 const OPTION_KEYS: &[&str] = &["scenarios", "vus", "duration", "iterations", "stages", "thresholds", "tags"];
 const CONFIG_KEYS: &[&str] =
     &["target", "phases", "defaults", "plugins", "ensure", "variables", "payload", "http", "environments", "processor", "tls"];
@@ -583,7 +580,11 @@ impl<'a> Parser<'a> {
         let mut scenarios = Vec::new();
         if let Some(k6) = k6_scenarios {
             if let Some(sc) = shortcut {
-                return Err(self.bad(sc, "options", "vus/duration/iterations/stages shortcuts cannot be used together with a `scenarios` mapping (k6 refuses it too)"));
+                return Err(self.bad(
+                    sc,
+                    "options",
+                    "vus/duration/iterations/stages shortcuts cannot be used together with a `scenarios` mapping (k6 refuses it too)",
+                ));
             }
             if let Some(p) = phases {
                 return Err(self.bad(p, "config.phases", "the load is already given by the k6 `scenarios` mapping; keep one"));
@@ -846,7 +847,11 @@ impl<'a> Parser<'a> {
                 let pre = self.uint(pre_node, &f("preAllocatedVUs"))?;
                 let max = uint_or("maxVUs", pre)?;
                 if max < pre {
-                    return Err(self.bad(get("maxVUs").unwrap_or(v), &f("maxVUs"), format!("maxVUs ({max}) must be at least preAllocatedVUs ({pre})")));
+                    return Err(self.bad(
+                        get("maxVUs").unwrap_or(v),
+                        &f("maxVUs"),
+                        format!("maxVUs ({max}) must be at least preAllocatedVUs ({pre})"),
+                    ));
                 }
                 if max == 0 {
                     return Err(self.bad(pre_node, &f("preAllocatedVUs"), "at least one VU is needed (preAllocatedVUs or maxVUs > 0)"));
@@ -918,7 +923,11 @@ impl<'a> Parser<'a> {
         } else if let (Some(iterations), Some(itn)) = (iterations, top.iterations) {
             let vus = vus.unwrap_or(1);
             if iterations < vus {
-                return Err(self.bad(itn, "iterations", format!("the number of iterations ({iterations}) can't be less than the number of VUs ({vus})")));
+                return Err(self.bad(
+                    itn,
+                    "iterations",
+                    format!("the number of iterations ({iterations}) can't be less than the number of VUs ({vus})"),
+                ));
             }
             Executor::SharedIterations { vus, iterations, max_duration: duration.unwrap_or(Duration::from_secs(600)) }
         } else if let Some(duration) = duration.filter(|d| !d.is_zero()) {
@@ -955,11 +964,9 @@ impl<'a> Parser<'a> {
             let mut ramp_to = None;
             let mut arrival_count = None;
             let mut pause = None;
-            for (k, _, v) in self.r.map(
-                item,
-                &what,
-                Some(&["duration", "arrivalRate", "rampTo", "arrivalCount", "pause", "name", "maxVusers"]),
-            )? {
+            for (k, _, v) in
+                self.r.map(item, &what, Some(&["duration", "arrivalRate", "rampTo", "arrivalCount", "pause", "name", "maxVusers"]))?
+            {
                 let w = format!("{what}.{k}");
                 match k.as_str() {
                     "duration" => duration = Some(self.seconds_or_duration(v, &w)?),
@@ -1025,7 +1032,8 @@ impl<'a> Parser<'a> {
     fn thresholds(&self, n: &Node) -> Result<ThresholdSet, ConfigError> {
         let mut set = ThresholdSet::default();
         for (key, kn, v) in self.r.map(n, "thresholds", None)? {
-            let parsed = parse_metric_key(&key).map_err(|reason| ConfigError::MetricKey { location: self.loc(kn), key: key.clone(), reason })?;
+            let parsed =
+                parse_metric_key(&key).map_err(|reason| ConfigError::MetricKey { location: self.loc(kn), key: key.clone(), reason })?;
             let mut m = MetricThresholds { key_source: key.clone(), key: parsed, location: self.loc(kn), thresholds: Vec::new() };
             let items: Vec<&Node> = match &v.kind {
                 Kind::Seq(items) => items.iter().collect(),
@@ -1052,8 +1060,18 @@ impl<'a> Parser<'a> {
                     }
                     _ => (self.r.string(item, &what)?.to_string(), item, false, None),
                 };
-                let expr = parse_threshold_expr(&src).map_err(|reason| ConfigError::Expression { location: self.loc(src_node), expr: src.clone(), reason })?;
-                m.thresholds.push(Threshold { source: src, expr, abort_on_fail: abort, delay_abort_eval: delay, location: self.loc(src_node) });
+                let expr = parse_threshold_expr(&src).map_err(|reason| ConfigError::Expression {
+                    location: self.loc(src_node),
+                    expr: src.clone(),
+                    reason,
+                })?;
+                m.thresholds.push(Threshold {
+                    source: src,
+                    expr,
+                    abort_on_fail: abort,
+                    delay_abort_eval: delay,
+                    location: self.loc(src_node),
+                });
             }
             set.0.push(m);
         }
@@ -1073,13 +1091,21 @@ impl<'a> Parser<'a> {
                 "max" => ("http_req_duration", format!("max<={val}")),
                 _ => ("http_req_duration", format!("min<={val}")),
             };
-            let expr = parse_threshold_expr(&src).map_err(|reason| ConfigError::Expression { location: self.loc(v), expr: src.clone(), reason })?;
+            let expr = parse_threshold_expr(&src).map_err(|reason| ConfigError::Expression {
+                location: self.loc(v),
+                expr: src.clone(),
+                reason,
+            })?;
             let t = Threshold { source: src, expr, abort_on_fail: false, delay_abort_eval: None, location: self.loc(v) };
             match set.0.iter_mut().find(|m| m.key_source == metric) {
                 Some(m) => m.thresholds.push(t),
                 None => set.0.push(MetricThresholds {
                     key_source: metric.into(),
-                    key: parse_metric_key(metric).map_err(|reason| ConfigError::MetricKey { location: self.loc(kn), key: metric.into(), reason })?,
+                    key: parse_metric_key(metric).map_err(|reason| ConfigError::MetricKey {
+                        location: self.loc(kn),
+                        key: metric.into(),
+                        reason,
+                    })?,
                     location: self.loc(kn),
                     thresholds: vec![t],
                 }),
@@ -1265,14 +1291,20 @@ impl<'a> Parser<'a> {
                             "loop" => steps = Some(self.steps(v, &format!("{ctx}.loop"))?),
                             "count" => count = Some(self.uint(v, &format!("{ctx}.count"))?),
                             "over" => return Err(self.bad(kn, &ctx, "`loop` with `over` is not supported; use `count`")),
-                            other => return Err(self.bad(kn, &ctx, format!("unexpected key `{other}` in a loop step (expected loop, count)"))),
+                            other => {
+                                return Err(self.bad(kn, &ctx, format!("unexpected key `{other}` in a loop step (expected loop, count)")))
+                            }
                         }
                     }
                     let Some(steps) = steps else {
                         return Err(ConfigError::MissingField { location: self.loc(item), field: "loop".into(), context: ctx });
                     };
                     let Some(count) = count else {
-                        return Err(ConfigError::MissingField { location: self.loc(item), field: "count".into(), context: format!("{ctx} (an endless loop is not supported)") });
+                        return Err(ConfigError::MissingField {
+                            location: self.loc(item),
+                            field: "count".into(),
+                            context: format!("{ctx} (an endless loop is not supported)"),
+                        });
                     };
                     Step::Loop { count, steps }
                 }
@@ -1414,7 +1446,12 @@ impl<'a> Parser<'a> {
                     return Err(self.bad(kn, what, format!("capture by `{k}` is not supported; use json or header")))
                 }
                 other => {
-                    return Err(ConfigError::UnknownField { location: self.loc(kn), field: other.into(), context: what.into(), expected: "json, header, as".into() })
+                    return Err(ConfigError::UnknownField {
+                        location: self.loc(kn),
+                        field: other.into(),
+                        context: what.into(),
+                        expected: "json, header, as".into(),
+                    })
                 }
             }
         }
@@ -1610,7 +1647,9 @@ fn parse_expr(e: &str) -> Result<Part, String> {
             ("randomNumber", []) => Ok(Part::RandomNumber(0, 10_000_000)),
             ("randomString", [n]) if *n >= 0 && *n <= 1_000_000 => Ok(Part::RandomString(*n as usize)),
             ("randomString", []) => Ok(Part::RandomString(10)),
-            ("randomNumber" | "randomString", _) => Err(format!("wrong arguments for ${name}: expected $randomNumber(min, max) or $randomString(length)")),
+            ("randomNumber" | "randomString", _) => {
+                Err(format!("wrong arguments for ${name}: expected $randomNumber(min, max) or $randomString(length)"))
+            }
             _ => Err(format!("unknown function ${name}; supported: $randomNumber(min, max), $randomString(length)")),
         };
     }
@@ -1640,10 +1679,16 @@ pub fn parse_json_path(s: &str) -> Result<JsonPath, String> {
         } else if let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']').ok_or_else(|| format!("missing `]` in JSONPath {s:?}"))?;
             let inner = r[..end].trim();
-            if let Some(q) = inner.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')).or_else(|| inner.strip_prefix('"').and_then(|x| x.strip_suffix('"'))) {
+            if let Some(q) = inner
+                .strip_prefix('\'')
+                .and_then(|x| x.strip_suffix('\''))
+                .or_else(|| inner.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+            {
                 steps.push(PathStep::Key(q.to_string()));
             } else {
-                let i = inner.parse::<usize>().map_err(|_| format!("`[{inner}]` in JSONPath {s:?}: expected an index or a quoted key (filters and wildcards are not supported)"))?;
+                let i = inner.parse::<usize>().map_err(|_| {
+                    format!("`[{inner}]` in JSONPath {s:?}: expected an index or a quoted key (filters and wildcards are not supported)")
+                })?;
                 steps.push(PathStep::Index(i));
             }
             rest = &r[end + 1..];
@@ -1740,11 +1785,8 @@ mod tests {
         assert_eq!(got, vec![(60, 5.0), (0, 20.0), (300, 100.0), (600, 100.0), (60, 0.0)]);
         assert_eq!(f.scheduled_duration(), Duration::from_secs(1020));
         // ensure → thresholds
-        let srcs: Vec<(String, String)> = f
-            .thresholds
-            .iter()
-            .flat_map(|m| m.thresholds.iter().map(move |t| (m.key_source.clone(), t.source.clone())))
-            .collect();
+        let srcs: Vec<(String, String)> =
+            f.thresholds.iter().flat_map(|m| m.thresholds.iter().map(move |t| (m.key_source.clone(), t.source.clone()))).collect();
         assert_eq!(srcs, vec![("http_req_duration".into(), "p(95)<=500".into()), ("http_req_failed".into(), "rate<=0.01".into())]);
         assert_eq!(f.default_headers[0].0, "Content-Type");
         assert_eq!(f.variables[0].values.len(), 5);
@@ -1807,7 +1849,8 @@ mod tests {
         let e = parse("scenarios:\n  - flow:\n      - get: {url: '/x/{{ $uuid() }}'}\n").unwrap_err();
         assert!(e.to_string().contains("unknown function $uuid"), "{e}");
         // unknown field in a k6 scenario
-        let e = parse("scenarios:\n  a:\n    executor: constant-vus\n    duration: 1s\n    rate: 3\nflows: [{flow: [{get: {url: /}}]}]\n").unwrap_err();
+        let e = parse("scenarios:\n  a:\n    executor: constant-vus\n    duration: 1s\n    rate: 3\nflows: [{flow: [{get: {url: /}}]}]\n")
+            .unwrap_err();
         assert!(matches!(e, ConfigError::UnknownField { .. }), "{e}");
         // bad threshold
         let e = parse("thresholds: {http_req_duration: ['p95<1']}\nflows: [{flow: [{get: {url: /}}]}]\n").unwrap_err();
@@ -1816,7 +1859,9 @@ mod tests {
         let e = parse("scenarios: [\n").unwrap_err();
         assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
         // shared-iterations needs iterations >= vus
-        assert!(parse("scenarios:\n  a: {executor: shared-iterations, vus: 5, iterations: 2}\nflows: [{flow: [{get: {url: /}}]}]\n").is_err());
+        assert!(
+            parse("scenarios:\n  a: {executor: shared-iterations, vus: 5, iterations: 2}\nflows: [{flow: [{get: {url: /}}]}]\n").is_err()
+        );
     }
 
     #[test]
@@ -1851,7 +1896,12 @@ mod tests {
         .unwrap();
         assert_eq!(f.payloads[0].rows, vec![vec!["ann", "1"], vec!["bob", "2"]]);
         assert_eq!(f.payloads[0].order, PayloadOrder::Sequence);
-        let e = ScenarioFile::parse("config:\n  payload: {path: nope.csv, fields: [a]}\nscenarios: [{flow: [{get: {url: /}}]}]\n", "t.yaml", &dir).unwrap_err();
+        let e = ScenarioFile::parse(
+            "config:\n  payload: {path: nope.csv, fields: [a]}\nscenarios: [{flow: [{get: {url: /}}]}]\n",
+            "t.yaml",
+            &dir,
+        )
+        .unwrap_err();
         assert_eq!(e.location().map(|l| l.line), Some(2));
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -170,13 +170,7 @@ pub fn parse_slo_config(text: &str, file_name: &str) -> Result<SloConfig, Config
 
     let service = match get("service") {
         Some((_, v)) => r.string(v, "service")?.to_string(),
-        None => {
-            return Err(ConfigError::MissingField {
-                location: r.at(&root),
-                field: "service".into(),
-                context: "slo-config".into(),
-            })
-        }
+        None => return Err(ConfigError::MissingField { location: r.at(&root), field: "service".into(), context: "slo-config".into() }),
     };
     let environment = match get("environment") {
         Some((_, v)) if !v.is_null() => Some(r.string(v, "environment")?.to_string()),
@@ -215,12 +209,12 @@ pub fn parse_slo_config(text: &str, file_name: &str) -> Result<SloConfig, Config
                     slos.push(read_slo(&r, &kind, knode, vnode, &defaults, |t| {
                         let s = text_of(t);
                         Ok(match kind.as_str() {
-                            "availability" => Objective::Availability {
-                                target_percent: parse_percent(s, false).map_err(|m| r.invalid(t, &what, m))?,
-                            },
-                            "error_rate" => Objective::ErrorRate {
-                                target_percent: parse_percent(s, false).map_err(|m| r.invalid(t, &what, m))?,
-                            },
+                            "availability" => {
+                                Objective::Availability { target_percent: parse_percent(s, false).map_err(|m| r.invalid(t, &what, m))? }
+                            }
+                            "error_rate" => {
+                                Objective::ErrorRate { target_percent: parse_percent(s, false).map_err(|m| r.invalid(t, &what, m))? }
+                            }
                             _ => Objective::Throughput { target_rps: parse_rps(s).map_err(|m| r.invalid(t, &what, m))? },
                         })
                     })?);
@@ -275,8 +269,7 @@ fn read_slo(
 
     let wnode = get("window").ok_or_else(|| missing("window"))?;
     let window_source = r.string(wnode, &format!("{ctx}.window"))?.to_string();
-    let window = slo_model::parse_duration(&window_source)
-        .map_err(|e| r.invalid(wnode, &format!("{ctx}.window"), e.to_string()))?;
+    let window = slo_model::parse_duration(&window_source).map_err(|e| r.invalid(wnode, &format!("{ctx}.window"), e.to_string()))?;
     if window.is_zero() {
         return Err(r.invalid(wnode, &format!("{ctx}.window"), format!("{window_source:?}: a window must be longer than zero")));
     }

@@ -79,7 +79,9 @@ impl Aggregation {
     /// `count rate`, Gauge `value`.
     pub fn supported_by(self, kind: MetricType) -> bool {
         match kind {
-            MetricType::Trend => matches!(self, Aggregation::Avg | Aggregation::Min | Aggregation::Max | Aggregation::Med | Aggregation::P(_)),
+            MetricType::Trend => {
+                matches!(self, Aggregation::Avg | Aggregation::Min | Aggregation::Max | Aggregation::Med | Aggregation::P(_))
+            }
             MetricType::Rate => matches!(self, Aggregation::Rate),
             MetricType::Counter => matches!(self, Aggregation::Count | Aggregation::Rate),
             MetricType::Gauge => matches!(self, Aggregation::Value),

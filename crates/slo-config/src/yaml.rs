@@ -56,10 +56,7 @@ impl Node {
 pub(crate) fn parse(text: &str, file: &str) -> Result<Option<Node>, ConfigError> {
     let mut b = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut b, true).map_err(|e| ConfigError::Syntax {
-        location: loc(file, e.marker()),
-        message: e.info().to_string(),
-    })?;
+    parser.load(&mut b, true).map_err(|e| ConfigError::Syntax { location: loc(file, e.marker()), message: e.info().to_string() })?;
     if let Some((line, col)) = b.second_doc {
         return Err(ConfigError::Syntax {
             location: Location { file: file.to_string(), line, column: col },
@@ -187,12 +184,7 @@ impl Reader<'_> {
 
     /// The entries of a mapping, refusing duplicate keys and keys not in `allowed`
     /// (when given). Keys come back as strings.
-    pub fn map<'n>(
-        &self,
-        node: &'n Node,
-        what: &str,
-        allowed: Option<&[&str]>,
-    ) -> Result<Vec<(String, &'n Node, &'n Node)>, ConfigError> {
+    pub fn map<'n>(&self, node: &'n Node, what: &str, allowed: Option<&[&str]>) -> Result<Vec<(String, &'n Node, &'n Node)>, ConfigError> {
         let Kind::Map(entries) = &node.kind else {
             return Err(self.invalid(node, what, format!("expected a mapping, found {}", node.shape())));
         };

@@ -5,8 +5,7 @@
 //! filters and expression written by hand in `ACCEPTED` below.
 
 use slo_config::{
-    parse_metric_key, parse_threshold_expr, Aggregation, Location, MetricKey, MetricThresholds, Op, Threshold,
-    ThresholdExpr, ThresholdSet,
+    parse_metric_key, parse_threshold_expr, Aggregation, Location, MetricKey, MetricThresholds, Op, Threshold, ThresholdExpr, ThresholdSet,
 };
 use slo_model::{builtin_metric, MetricType};
 
@@ -82,13 +81,7 @@ fn one_set(key: MetricKey, key_source: &str, expr: ThresholdExpr, source: &str) 
         key_source: key_source.into(),
         key,
         location: location.clone(),
-        thresholds: vec![Threshold {
-            source: source.into(),
-            expr,
-            abort_on_fail: false,
-            delay_abort_eval: None,
-            location,
-        }],
+        thresholds: vec![Threshold { source: source.into(), expr, abort_on_fail: false, delay_abort_eval: None, location }],
     }])
 }
 
@@ -96,9 +89,7 @@ fn one_set(key: MetricKey, key_source: &str, expr: ThresholdExpr, source: &str) 
 fn slo_outcome(key_s: &str, expr_s: &str) -> Result<(MetricKey, ThresholdExpr), String> {
     let key = parse_metric_key(key_s).map_err(|e| format!("metric key: {e}"))?;
     let expr = parse_threshold_expr(expr_s).map_err(|e| format!("expression: {e}"))?;
-    one_set(key.clone(), key_s, expr.clone(), expr_s)
-        .validate_types(builtins)
-        .map_err(|e| format!("type check: {e}"))?;
+    one_set(key.clone(), key_s, expr.clone(), expr_s).validate_types(builtins).map_err(|e| format!("type check: {e}"))?;
     Ok((key, expr))
 }
 

@@ -45,13 +45,9 @@ fn run(opts: Opts) -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => DemoConfig::from_path(path)?,
         None => opts.profile.parse::<Profile>()?.config(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(opts.addr)
-            .await
-            .map_err(|e| format!("cannot bind --addr {}: {e}", opts.addr))?;
+        let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|e| format!("cannot bind --addr {}: {e}", opts.addr))?;
         println!("listening on http://{}", listener.local_addr()?);
         std::io::stdout().flush()?;
         let stats = Arc::new(Stats::new());

@@ -56,35 +56,20 @@ impl Latency {
     /// # Errors
     /// [`DemoError::InvalidConfig`] for negative, non-finite or inverted bounds.
     pub fn validate(&self, route: &str) -> Result<(), DemoError> {
-        let bad = |msg: String| {
-            Err(DemoError::InvalidConfig(format!(
-                "routes.{route}.latency: {msg}"
-            )))
-        };
+        let bad = |msg: String| Err(DemoError::InvalidConfig(format!("routes.{route}.latency: {msg}")));
         let ok = |v: f64| v.is_finite() && v >= 0.0;
         match *self {
             Latency::None => Ok(()),
-            Latency::Fixed { ms } if !ok(ms) => {
-                bad(format!("ms must be a finite number ≥ 0, got {ms}"))
-            }
+            Latency::Fixed { ms } if !ok(ms) => bad(format!("ms must be a finite number ≥ 0, got {ms}")),
             Latency::Fixed { .. } => Ok(()),
-            Latency::Uniform { min_ms, max_ms }
-                if !ok(min_ms) || !ok(max_ms) || min_ms > max_ms =>
-            {
-                bad(format!(
-                    "need 0 ≤ min_ms ≤ max_ms, got min_ms={min_ms}, max_ms={max_ms}"
-                ))
+            Latency::Uniform { min_ms, max_ms } if !ok(min_ms) || !ok(max_ms) || min_ms > max_ms => {
+                bad(format!("need 0 ≤ min_ms ≤ max_ms, got min_ms={min_ms}, max_ms={max_ms}"))
             }
             Latency::Uniform { .. } => Ok(()),
             Latency::Lognormal { median_ms, p99_ms }
-                if !(median_ms.is_finite()
-                    && median_ms > 0.0
-                    && p99_ms.is_finite()
-                    && p99_ms >= median_ms) =>
+                if !(median_ms.is_finite() && median_ms > 0.0 && p99_ms.is_finite() && p99_ms >= median_ms) =>
             {
-                bad(format!(
-                    "need 0 < median_ms ≤ p99_ms, got median_ms={median_ms}, p99_ms={p99_ms}"
-                ))
+                bad(format!("need 0 < median_ms ≤ p99_ms, got median_ms={median_ms}, p99_ms={p99_ms}"))
             }
             Latency::Lognormal { .. } => Ok(()),
         }
@@ -116,14 +101,8 @@ impl Latency {
         match *self {
             Latency::None => Latency::None,
             Latency::Fixed { ms } => Latency::Fixed { ms: ms * factor },
-            Latency::Uniform { min_ms, max_ms } => Latency::Uniform {
-                min_ms: min_ms * factor,
-                max_ms: max_ms * factor,
-            },
-            Latency::Lognormal { median_ms, p99_ms } => Latency::Lognormal {
-                median_ms: median_ms * factor,
-                p99_ms: p99_ms * factor,
-            },
+            Latency::Uniform { min_ms, max_ms } => Latency::Uniform { min_ms: min_ms * factor, max_ms: max_ms * factor },
+            Latency::Lognormal { median_ms, p99_ms } => Latency::Lognormal { median_ms: median_ms * factor, p99_ms: p99_ms * factor },
         }
     }
 }
@@ -152,19 +131,13 @@ pub struct RouteConfig {
 impl RouteConfig {
     /// A route with the given latency and error rate.
     pub fn new(latency: Latency, error_rate: f64) -> Self {
-        RouteConfig {
-            latency,
-            error_rate,
-        }
+        RouteConfig { latency, error_rate }
     }
 
     fn validate(&self, route: &str) -> Result<(), DemoError> {
         self.latency.validate(route)?;
         if !(0.0..=1.0).contains(&self.error_rate) {
-            return Err(DemoError::InvalidConfig(format!(
-                "routes.{route}.error_rate: must be within [0, 1], got {}",
-                self.error_rate
-            )));
+            return Err(DemoError::InvalidConfig(format!("routes.{route}.error_rate: must be within [0, 1], got {}", self.error_rate)));
         }
         Ok(())
     }
@@ -263,10 +236,8 @@ impl DemoConfig {
     /// [`DemoError::Parse`] on syntax or unknown fields, [`DemoError::InvalidConfig`] on
     /// bad values; `source` names the input in the message.
     pub fn from_yaml_str(text: &str, source: &str) -> Result<Self, DemoError> {
-        let cfg: DemoConfig = serde_yaml::from_str(text).map_err(|e| DemoError::Parse {
-            input: source.to_string(),
-            message: e.to_string(),
-        })?;
+        let cfg: DemoConfig =
+            serde_yaml::from_str(text).map_err(|e| DemoError::Parse { input: source.to_string(), message: e.to_string() })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -276,10 +247,8 @@ impl DemoConfig {
     /// # Errors
     /// [`DemoError::Read`] if the file cannot be read, otherwise as [`DemoConfig::from_yaml_str`].
     pub fn from_path(path: &Path) -> Result<Self, DemoError> {
-        let text = std::fs::read_to_string(path).map_err(|e| DemoError::Read {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| DemoError::Read { path: path.display().to_string(), message: e.to_string() })?;
         Self::from_yaml_str(&text, &path.display().to_string())
     }
 
@@ -344,12 +313,7 @@ impl FromStr for Profile {
     type Err = DemoError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Profile::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| DemoError::UnknownProfile {
-                name: s.to_string(),
-            })
+        Profile::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| DemoError::UnknownProfile { name: s.to_string() })
     }
 }
 
@@ -365,14 +329,9 @@ mod tests {
 
     #[test]
     fn lognormal_draws_hit_the_configured_median_and_p99() {
-        let lat = Latency::Lognormal {
-            median_ms: 20.0,
-            p99_ms: 80.0,
-        };
+        let lat = Latency::Lognormal { median_ms: 20.0, p99_ms: 80.0 };
         let mut rng = SmallRng::seed_from_u64(42);
-        let mut v: Vec<f64> = (0..200_000)
-            .map(|_| lat.sample(&mut rng).as_secs_f64() * 1000.0)
-            .collect();
+        let mut v: Vec<f64> = (0..200_000).map(|_| lat.sample(&mut rng).as_secs_f64() * 1000.0).collect();
         v.sort_by(f64::total_cmp);
         let (med, p99) = (quantile(&v, 0.5), quantile(&v, 0.99));
         assert!((med - 20.0).abs() < 0.5, "median {med}");
@@ -382,27 +341,18 @@ mod tests {
     #[test]
     fn uniform_and_fixed_stay_in_bounds() {
         let mut rng = SmallRng::seed_from_u64(1);
-        let u = Latency::Uniform {
-            min_ms: 10.0,
-            max_ms: 30.0,
-        };
+        let u = Latency::Uniform { min_ms: 10.0, max_ms: 30.0 };
         for _ in 0..10_000 {
             let ms = u.sample(&mut rng).as_secs_f64() * 1000.0;
             assert!((10.0 - 1e-6..=30.0 + 1e-6).contains(&ms), "{ms}");
         }
-        assert_eq!(
-            Latency::Fixed { ms: 50.0 }.sample(&mut rng),
-            Duration::from_millis(50)
-        );
+        assert_eq!(Latency::Fixed { ms: 50.0 }.sample(&mut rng), Duration::from_millis(50));
         assert_eq!(Latency::None.sample(&mut rng), Duration::ZERO);
     }
 
     #[test]
     fn same_seed_same_draws() {
-        let lat = Latency::Lognormal {
-            median_ms: 20.0,
-            p99_ms: 80.0,
-        };
+        let lat = Latency::Lognormal { median_ms: 20.0, p99_ms: 80.0 };
         let a: Vec<_> = {
             let mut r = SmallRng::seed_from_u64(9);
             (0..100).map(|_| lat.sample(&mut r)).collect()
@@ -422,26 +372,13 @@ mod tests {
         assert_eq!(b.routes.products, c.routes.products);
         assert_eq!(b.routes.cart, c.routes.cart);
         assert_eq!(b.routes.admin_dashboard, c.routes.admin_dashboard);
-        assert_eq!(
-            c.routes.product_detail.latency,
-            Latency::Lognormal {
-                median_ms: 30.0,
-                p99_ms: 120.0
-            }
-        );
-        assert_eq!(
-            c.routes.product_detail.error_rate,
-            b.routes.product_detail.error_rate
-        );
+        assert_eq!(c.routes.product_detail.latency, Latency::Lognormal { median_ms: 30.0, p99_ms: 120.0 });
+        assert_eq!(c.routes.product_detail.error_rate, b.routes.product_detail.error_rate);
         for p in Profile::ALL {
             p.config().validate().unwrap();
             assert_eq!(p.name().parse::<Profile>().unwrap(), p);
         }
-        assert!("slow"
-            .parse::<Profile>()
-            .unwrap_err()
-            .to_string()
-            .contains("baseline, candidate, fast"));
+        assert!("slow".parse::<Profile>().unwrap_err().to_string().contains("baseline, candidate, fast"));
     }
 
     #[test]
@@ -453,57 +390,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.seed, 7);
-        assert_eq!(
-            cfg.routes.login.latency,
-            Latency::Lognormal {
-                median_ms: 25.0,
-                p99_ms: 90.0
-            }
-        );
-        assert_eq!(
-            cfg.routes.product_detail.latency,
-            Latency::Fixed { ms: 50.0 }
-        );
-        assert_eq!(
-            cfg.routes.cart.latency,
-            Latency::Uniform {
-                min_ms: 1.0,
-                max_ms: 2.0
-            }
-        );
+        assert_eq!(cfg.routes.login.latency, Latency::Lognormal { median_ms: 25.0, p99_ms: 90.0 });
+        assert_eq!(cfg.routes.product_detail.latency, Latency::Fixed { ms: 50.0 });
+        assert_eq!(cfg.routes.cart.latency, Latency::Uniform { min_ms: 1.0, max_ms: 2.0 });
         assert_eq!(cfg.routes.products, RouteConfig::default());
 
         let json = r#"{"routes":{"cart":{"error_rate":1.0,"latency":{"kind":"none"}}}}"#;
         let cfg = DemoConfig::from_yaml_str(json, "t.json").unwrap();
         assert_eq!(cfg.routes.cart.error_rate, 1.0);
         // Round trip through serde_json.
-        let back: DemoConfig =
-            serde_json::from_str(&serde_json::to_string(&DemoConfig::baseline()).unwrap()).unwrap();
+        let back: DemoConfig = serde_json::from_str(&serde_json::to_string(&DemoConfig::baseline()).unwrap()).unwrap();
         assert_eq!(back, DemoConfig::baseline());
     }
 
     #[test]
     fn bad_shapes_are_rejected_with_the_field_named() {
-        let e =
-            DemoConfig::from_yaml_str("routes: {cart: {error_rate: 1.5}}", "x.yaml").unwrap_err();
+        let e = DemoConfig::from_yaml_str("routes: {cart: {error_rate: 1.5}}", "x.yaml").unwrap_err();
         assert!(e.to_string().contains("routes.cart.error_rate"), "{e}");
-        let e = DemoConfig::from_yaml_str(
-            "routes: {login: {latency: {kind: lognormal, median_ms: 50, p99_ms: 10}}}",
-            "x.yaml",
-        )
-        .unwrap_err();
+        let e =
+            DemoConfig::from_yaml_str("routes: {login: {latency: {kind: lognormal, median_ms: 50, p99_ms: 10}}}", "x.yaml").unwrap_err();
         assert!(e.to_string().contains("routes.login.latency"), "{e}");
-        let e = DemoConfig::from_yaml_str(
-            "routes: {login: {latency: {kind: fixed, ms: 5, extra: 1}}}",
-            "x.yaml",
-        )
-        .unwrap_err();
+        let e = DemoConfig::from_yaml_str("routes: {login: {latency: {kind: fixed, ms: 5, extra: 1}}}", "x.yaml").unwrap_err();
         assert!(e.to_string().contains("x.yaml"), "{e}");
         let e = DemoConfig::from_yaml_str("routes: {checkout: {}}", "y.yaml").unwrap_err();
-        assert!(
-            e.to_string().contains("y.yaml") && e.to_string().contains("checkout"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("y.yaml") && e.to_string().contains("checkout"), "{e}");
         let e = DemoConfig::from_path(Path::new("/nonexistent/demo.yaml")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/demo.yaml"), "{e}");
     }

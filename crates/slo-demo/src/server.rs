@@ -54,9 +54,7 @@ pub struct DemoServer {
 
 impl std::fmt::Debug for DemoServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoServer")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("DemoServer").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -68,42 +66,29 @@ impl DemoServer {
     /// `InvalidInput` if `cfg` fails [`DemoConfig::validate`]; the bind error (e.g.
     /// `AddrInUse`); an error creating the runtime or thread.
     pub fn start(addr: SocketAddr, cfg: DemoConfig) -> io::Result<DemoServer> {
-        cfg.validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        cfg.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let std_listener = std::net::TcpListener::bind(addr)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("slo-demo-worker")
-            .enable_all()
-            .build()?;
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name("slo-demo-worker").enable_all().build()?;
         let stats = Arc::new(Stats::new());
         let (tx, rx) = oneshot::channel::<()>();
         let thread_stats = Arc::clone(&stats);
-        let thread = std::thread::Builder::new()
-            .name("slo-demo".into())
-            .spawn(move || {
-                let result = runtime.block_on(async move {
-                    let listener = TcpListener::from_std(std_listener)?;
-                    serve_with_stats(listener, cfg, thread_stats, async {
-                        // A dropped sender (DemoServer leaked its half) also means stop.
-                        let _ = rx.await;
-                    })
-                    .await
-                });
-                runtime.shutdown_timeout(Duration::from_secs(1));
-                result
-            })?;
-        Ok(DemoServer {
-            addr,
-            stats,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let thread = std::thread::Builder::new().name("slo-demo".into()).spawn(move || {
+            let result = runtime.block_on(async move {
+                let listener = TcpListener::from_std(std_listener)?;
+                serve_with_stats(listener, cfg, thread_stats, async {
+                    // A dropped sender (DemoServer leaked its half) also means stop.
+                    let _ = rx.await;
+                })
+                .await
+            });
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            result
+        })?;
+        Ok(DemoServer { addr, stats, shutdown: Some(tx), thread: Some(thread) })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
@@ -129,9 +114,7 @@ impl DemoServer {
             let _ = tx.send(());
         }
         match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| io::Error::other("slo-demo server thread panicked"))?,
+            Some(t) => t.join().map_err(|_| io::Error::other("slo-demo server thread panicked"))?,
             None => Ok(()),
         }
     }
@@ -150,11 +133,7 @@ impl Drop for DemoServer {
 /// # Errors
 /// `InvalidInput` if `cfg` fails [`DemoConfig::validate`]. Accept errors (e.g. too many
 /// open files) are retried after 10 ms, not returned.
-pub async fn serve(
-    listener: TcpListener,
-    cfg: DemoConfig,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
+pub async fn serve(listener: TcpListener, cfg: DemoConfig, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     serve_with_stats(listener, cfg, Arc::new(Stats::new()), shutdown).await
 }
 
@@ -168,8 +147,7 @@ pub async fn serve_with_stats(
     stats: Arc<Stats>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    cfg.validate()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    cfg.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let app = Arc::new(App::new(cfg, stats));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
@@ -193,10 +171,7 @@ pub async fn serve_with_stats(
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while conns.join_next().await.is_some() {} }).await;
     conns.abort_all();
     Ok(())
 }
@@ -210,12 +185,7 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
-    app: Arc<App>,
-    rng: SmallRng,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn connection(stream: tokio::net::TcpStream, app: Arc<App>, rng: SmallRng, mut stop: watch::Receiver<bool>) {
     // Small responses must not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
     let rng = Arc::new(Mutex::new(rng));
@@ -224,10 +194,7 @@ async fn connection(
         let rng = Arc::clone(&rng);
         async move { Ok::<_, Infallible>(app.handle(req, &rng).await) }
     });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), svc);
+    let conn = http1::Builder::new().timer(TokioTimer::new()).keep_alive(true).serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,
@@ -258,12 +225,7 @@ impl App {
     fn new(cfg: DemoConfig, stats: Arc<Stats>) -> Self {
         let data: Vec<serde_json::Value> = (1..=PRODUCT_COUNT).map(product).collect();
         let products_json = Bytes::from(serde_json::json!({ "data": data }).to_string());
-        App {
-            cfg,
-            stats,
-            products_json,
-            carts: AtomicU64::new(0),
-        }
+        App { cfg, stats, products_json, carts: AtomicU64::new(0) }
     }
 
     fn route_config(&self, route: Route) -> Option<&RouteConfig> {
@@ -285,30 +247,19 @@ impl App {
         resp
     }
 
-    async fn respond(
-        &self,
-        route: Route,
-        allowed: &'static str,
-        req: Request<Incoming>,
-        rng: &Mutex<SmallRng>,
-    ) -> Resp {
+    async fn respond(&self, route: Route, allowed: &'static str, req: Request<Incoming>, rng: &Mutex<SmallRng>) -> Resp {
         if route == Route::NotFound {
             return json(StatusCode::NOT_FOUND, r#"{"error":"not found"}"#);
         }
         if req.method().as_str() != allowed {
-            let mut r = json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                r#"{"error":"method not allowed"}"#,
-            );
-            r.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static(allowed));
+            let mut r = json(StatusCode::METHOD_NOT_ALLOWED, r#"{"error":"method not allowed"}"#);
+            r.headers_mut().insert(ALLOW, HeaderValue::from_static(allowed));
             return r;
         }
         match route {
             Route::Health => return text(StatusCode::OK, "ok"),
             Route::Stats => {
-                let body =
-                    serde_json::to_string(&self.stats.snapshot()).unwrap_or_else(|_| "{}".into());
+                let body = serde_json::to_string(&self.stats.snapshot()).unwrap_or_else(|_| "{}".into());
                 return json(StatusCode::OK, body);
             }
             _ => {}
@@ -323,17 +274,9 @@ impl App {
         };
         let path = req.uri().path().to_string();
         let body = if req.method() == Method::POST {
-            match Limited::new(req.into_body(), MAX_BODY_BYTES)
-                .collect()
-                .await
-            {
+            match Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await {
                 Ok(b) => b.to_bytes(),
-                Err(_) => {
-                    return json(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        r#"{"error":"body too large or unreadable"}"#,
-                    )
-                }
+                Err(_) => return json(StatusCode::PAYLOAD_TOO_LARGE, r#"{"error":"body too large or unreadable"}"#),
             }
         } else {
             Bytes::new()
@@ -342,17 +285,13 @@ impl App {
             tokio::time::sleep(delay).await;
         }
         if fail {
-            return json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                r#"{"error":"injected failure"}"#,
-            );
+            return json(StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"injected failure"}"#);
         }
         match route {
             Route::Login => match serde_json::from_slice::<Login>(&body) {
                 Ok(login) => json(
                     StatusCode::OK,
-                    serde_json::json!({ "token": format!("{:016x}{:016x}", token.0, token.1), "user": login.username })
-                        .to_string(),
+                    serde_json::json!({ "token": format!("{:016x}{:016x}", token.0, token.1), "user": login.username }).to_string(),
                 ),
                 Err(_) => json(StatusCode::BAD_REQUEST, r#"{"error":"expected JSON {\"username\":..,\"password\":..}"}"#),
             },
@@ -370,8 +309,7 @@ impl App {
             }
             Route::AdminDashboard => json(
                 StatusCode::OK,
-                serde_json::json!({ "carts": self.carts.load(Ordering::Relaxed), "requests": self.stats.snapshot().total })
-                    .to_string(),
+                serde_json::json!({ "carts": self.carts.load(Ordering::Relaxed), "requests": self.stats.snapshot().total }).to_string(),
             ),
             Route::Health | Route::Stats | Route::NotFound => unreachable!("answered above"),
         }
@@ -387,12 +325,7 @@ fn route_of(path: &str) -> (Route, &'static str) {
         "/admin/dashboard" => (Route::AdminDashboard, "GET"),
         "/health" => (Route::Health, "GET"),
         "/__stats" => (Route::Stats, "GET"),
-        p if p
-            .strip_prefix("/api/products/")
-            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/')) =>
-        {
-            (Route::ProductDetail, "GET")
-        }
+        p if p.strip_prefix("/api/products/").is_some_and(|rest| !rest.is_empty() && !rest.contains('/')) => (Route::ProductDetail, "GET"),
         _ => (Route::NotFound, "GET"),
     }
 }
@@ -409,18 +342,13 @@ fn json(status: StatusCode, body: impl Into<Bytes>) -> Resp {
 }
 
 fn text(status: StatusCode, body: &'static str) -> Resp {
-    with_type(
-        status,
-        Bytes::from_static(body.as_bytes()),
-        "text/plain; charset=utf-8",
-    )
+    with_type(status, Bytes::from_static(body.as_bytes()), "text/plain; charset=utf-8")
 }
 
 fn with_type(status: StatusCode, body: Bytes, content_type: &'static str) -> Resp {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 

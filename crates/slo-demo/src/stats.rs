@@ -172,15 +172,7 @@ mod tests {
         s.record(Route::Health, 200);
         let snap = s.snapshot();
         assert_eq!(snap.total, 4);
-        assert_eq!(
-            snap.route(Route::Cart),
-            RouteCounts {
-                requests: 2,
-                status_2xx: 1,
-                status_4xx: 0,
-                status_5xx: 1
-            }
-        );
+        assert_eq!(snap.route(Route::Cart), RouteCounts { requests: 2, status_2xx: 1, status_4xx: 0, status_5xx: 1 });
         assert_eq!(snap.route(Route::ProductDetail).status_4xx, 1);
         assert_eq!(snap.route(Route::Login), RouteCounts::default());
         assert_eq!(snap.routes.len(), 8);

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use slo_config::scenario::{
-    Body, Capture, ExecutorConfig, Expect, JsonTemplate, Part, PayloadOrder, ScenarioFile, Step, Template,
-};
+use slo_config::scenario::{Body, Capture, ExecutorConfig, Expect, JsonTemplate, Part, PayloadOrder, ScenarioFile, Step, Template};
 use slo_config::Location;
 use slo_model::{Method, SampleTags, Tags};
 
@@ -455,12 +453,17 @@ impl Compiler {
     }
 
     fn header(&mut self, name: &str, t: &Template, at: &Location) -> Result<(HeaderName, CHeaderValue), PlanError> {
-        let hn = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| PlanError::BadHeader { at: at.clone(), name: name.into(), reason: e.to_string() })?;
+        let hn = HeaderName::from_bytes(name.as_bytes()).map_err(|e| PlanError::BadHeader {
+            at: at.clone(),
+            name: name.into(),
+            reason: e.to_string(),
+        })?;
         let v = match t.literal() {
-            Some(s) => CHeaderValue::Static(
-                HeaderValue::from_str(&s).map_err(|e| PlanError::BadHeader { at: at.clone(), name: name.into(), reason: e.to_string() })?,
-            ),
+            Some(s) => CHeaderValue::Static(HeaderValue::from_str(&s).map_err(|e| PlanError::BadHeader {
+                at: at.clone(),
+                name: name.into(),
+                reason: e.to_string(),
+            })?),
             None => CHeaderValue::Template(self.template(t)),
         };
         Ok((hn, v))
@@ -549,43 +552,40 @@ impl Compiler {
                             None => CBody::Raw(self.template(t)),
                         }),
                     };
-                    let captures = r
-                        .captures
-                        .iter()
-                        .map(|c: &Capture| {
-                            let source = match &c.source {
-                                slo_config::scenario::CaptureSource::Json(p) => CCaptureSource::Json(p.steps.clone()),
-                                slo_config::scenario::CaptureSource::Header(h) => CCaptureSource::Header(
-                                    HeaderName::from_bytes(h.as_bytes()).map_err(|e| PlanError::BadHeader {
-                                        at: r.location.clone(),
-                                        name: h.clone(),
-                                        reason: e.to_string(),
-                                    })?,
-                                ),
-                            };
-                            Ok(CCapture { source, slot: self.slot(&c.var) })
-                        })
-                        .collect::<Result<Vec<_>, PlanError>>()?;
-                    let method = r.method;
-                    let expects = r
-                        .expects
-                        .iter()
-                        .map(|e| {
-                            let header = match e {
-                                Expect::HasHeader(h) => Some(HeaderName::from_bytes(h.as_bytes()).map_err(|err| PlanError::BadHeader {
-                                    at: r.location.clone(),
-                                    name: h.clone(),
-                                    reason: err.to_string(),
-                                })?),
-                                _ => None,
-                            };
-                            Ok(CExpect {
-                                rule: e.clone(),
-                                header,
-                                check_name: format!("{} {}: {}", method.as_str(), r.name, e.describe()).into(),
+                    let captures =
+                        r.captures
+                            .iter()
+                            .map(|c: &Capture| {
+                                let source =
+                                    match &c.source {
+                                        slo_config::scenario::CaptureSource::Json(p) => CCaptureSource::Json(p.steps.clone()),
+                                        slo_config::scenario::CaptureSource::Header(h) => {
+                                            CCaptureSource::Header(HeaderName::from_bytes(h.as_bytes()).map_err(|e| {
+                                                PlanError::BadHeader { at: r.location.clone(), name: h.clone(), reason: e.to_string() }
+                                            })?)
+                                        }
+                                    };
+                                Ok(CCapture { source, slot: self.slot(&c.var) })
                             })
-                        })
-                        .collect::<Result<Vec<_>, PlanError>>()?;
+                            .collect::<Result<Vec<_>, PlanError>>()?;
+                    let method = r.method;
+                    let expects =
+                        r.expects
+                            .iter()
+                            .map(|e| {
+                                let header = match e {
+                                    Expect::HasHeader(h) => Some(HeaderName::from_bytes(h.as_bytes()).map_err(|err| {
+                                        PlanError::BadHeader { at: r.location.clone(), name: h.clone(), reason: err.to_string() }
+                                    })?),
+                                    _ => None,
+                                };
+                                Ok(CExpect {
+                                    rule: e.clone(),
+                                    header,
+                                    check_name: format!("{} {}: {}", method.as_str(), r.name, e.describe()).into(),
+                                })
+                            })
+                            .collect::<Result<Vec<_>, PlanError>>()?;
                     let needs_body = captures.iter().any(|c| matches!(c.source, CCaptureSource::Json(_)))
                         || expects.iter().any(|e| matches!(e.rule, Expect::HasProperty(_)));
                     let qs = r.qs.iter().map(|(k, t)| (k.as_str().into(), self.template(t))).collect();
@@ -620,5 +620,7 @@ impl Compiler {
 }
 
 fn is_loopback_name(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()) || host == Ipv6Addr::LOCALHOST.to_string()
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host == Ipv6Addr::LOCALHOST.to_string()
 }

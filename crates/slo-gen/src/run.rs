@@ -316,7 +316,9 @@ pub(crate) fn has_work(e: &Executor, seg: &Segment) -> bool {
     match e {
         Executor::ConstantVus { vus, .. } | Executor::PerVuIterations { vus, .. } => seg.scale(*vus) > 0,
         Executor::SharedIterations { iterations, .. } => seg.scale(*iterations) > 0,
-        Executor::RampingVus { start_vus, stages, .. } => ramping_vu_steps(*start_vus, stages, |v| seg.scale(v)).iter().any(|(_, v)| *v > 0),
+        Executor::RampingVus { start_vus, stages, .. } => {
+            ramping_vu_steps(*start_vus, stages, |v| seg.scale(v)).iter().any(|(_, v)| *v > 0)
+        }
         Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. } => {
             let mut a = arrivals(e);
             while let Some((i, _)) = a.next_arrival() {
@@ -339,7 +341,12 @@ fn arrivals(e: &Executor) -> Arrivals {
     }
 }
 
-fn drive(rt: tokio::runtime::Runtime, shared: Arc<Shared>, progress: Arc<Mutex<Progress>>, sink: Box<dyn SampleSink>) -> Result<Summary, GenError> {
+fn drive(
+    rt: tokio::runtime::Runtime,
+    shared: Arc<Shared>,
+    progress: Arc<Mutex<Progress>>,
+    sink: Box<dyn SampleSink>,
+) -> Result<Summary, GenError> {
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let (s2, p2) = (shared.clone(), progress.clone());
     let collector = std::thread::Builder::new()
@@ -560,7 +567,12 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
 }
 
-fn collect(shared: Arc<Shared>, progress: Arc<Mutex<Progress>>, mut sink: Box<dyn SampleSink>, done: mpsc::Receiver<()>) -> Result<Summary, SinkError> {
+fn collect(
+    shared: Arc<Shared>,
+    progress: Arc<Mutex<Progress>>,
+    mut sink: Box<dyn SampleSink>,
+    done: mpsc::Receiver<()>,
+) -> Result<Summary, SinkError> {
     let mut totals = Summary::default();
     let mut spare = SampleBatch::default();
     let mut window: std::collections::VecDeque<Second> = std::collections::VecDeque::new();
@@ -569,9 +581,7 @@ fn collect(shared: Arc<Shared>, progress: Arc<Mutex<Progress>>, mut sink: Box<dy
         .plan
         .scenarios
         .iter()
-        .map(|s| {
-            Arc::new(SampleTags { scenario: s.config.name.as_str().into(), group: "".into(), extra: shared.plan.run_tags.clone() })
-        })
+        .map(|s| Arc::new(SampleTags { scenario: s.config.name.as_str().into(), group: "".into(), extra: shared.plan.run_tags.clone() }))
         .collect();
     let start = std::time::Instant::now();
     let mut tick = 1u32;

@@ -60,7 +60,8 @@ impl Segment {
     /// # Errors
     /// A message quoting the input when it is malformed or not 0 ≤ from < to ≤ 1.
     pub fn parse(s: &str) -> Result<Segment, String> {
-        let bad = || format!("invalid segment {s:?}: expected from:to with fractions, decimals or percentages, 0 <= from < to <= 1 (e.g. 0:1/4)");
+        let bad =
+            || format!("invalid segment {s:?}: expected from:to with fractions, decimals or percentages, 0 <= from < to <= 1 (e.g. 0:1/4)");
         let (from, to) = match s.split_once(':') {
             Some((a, b)) => (parse_frac(a).ok_or_else(bad)?, parse_frac(b).ok_or_else(bad)?),
             None => ((0, 1), parse_frac(s).ok_or_else(bad)?),

@@ -336,10 +336,7 @@ fn segments_sum_to_the_full_run() {
     let srv = server();
     let yaml = "scenarios:\n  s: {executor: shared-iterations, vus: 3, iterations: 10}\n  r: {executor: constant-arrival-rate, rate: 100, duration: 1s, preAllocatedVUs: 4}\nflows:\n  - flow:\n      - get: {url: /x}\n";
     let segs = ["0:1/4", "1/4:2/4", "2/4:3/4", "3/4:1"];
-    let runs: Vec<Run> = segs
-        .iter()
-        .map(|sg| Run::start(plan(yaml, srv.addr, Some(sg)), Box::new(TestSink::default())).unwrap())
-        .collect();
+    let runs: Vec<Run> = segs.iter().map(|sg| Run::start(plan(yaml, srv.addr, Some(sg)), Box::new(TestSink::default())).unwrap()).collect();
     let total: u64 = runs.into_iter().map(|r| r.wait().unwrap().iterations).sum();
     // 10 shared iterations + 100 arrivals
     assert_eq!(total, 110);

@@ -294,8 +294,7 @@ impl Vu {
             iteration: self.iteration,
             scheduling_lag_ms: lag_ms,
         });
-        let parsed: Option<serde_json::Value> =
-            if r.needs_body && out.head.is_some() { serde_json::from_slice(&body).ok() } else { None };
+        let parsed: Option<serde_json::Value> = if r.needs_body && out.head.is_some() { serde_json::from_slice(&body).ok() } else { None };
         for e in &r.expects {
             let pass = match &e.rule {
                 Expect::StatusCode(codes) => codes.contains(&out.status),
@@ -306,9 +305,7 @@ impl Vu {
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.to_ascii_lowercase().contains(&t.to_ascii_lowercase())),
                 Expect::HasProperty(p) => parsed.as_ref().is_some_and(|v| v.get(p).is_some()),
-                Expect::HasHeader(_) => {
-                    out.head.as_ref().zip(e.header.as_ref()).is_some_and(|(h, n)| h.headers.contains_key(n))
-                }
+                Expect::HasHeader(_) => out.head.as_ref().zip(e.header.as_ref()).is_some_and(|(h, n)| h.headers.contains_key(n)),
             };
             self.local.checks.push(CheckSample { time_ns, tags: tags.clone(), name: e.check_name.clone(), pass });
         }

@@ -104,11 +104,7 @@ pub const BUILTIN_METRICS: &[(&str, MetricType, ValueType)] = &[
 
 /// Looks up a built-in metric's declaration by name.
 pub fn builtin_metric(name: &str) -> Option<MetricInfo> {
-    BUILTIN_METRICS.iter().find(|(n, _, _)| *n == name).map(|(n, k, c)| MetricInfo {
-        name: (*n).to_string(),
-        kind: *k,
-        contains: *c,
-    })
+    BUILTIN_METRICS.iter().find(|(n, _, _)| *n == name).map(|(n, k, c)| MetricInfo { name: (*n).to_string(), kind: *k, contains: *c })
 }
 
 /// Read access to one point's tags, whatever stores them (a `Vec`, Parquet columns).
@@ -145,10 +141,7 @@ impl Tags {
 
 impl TagLookup for Tags {
     fn tag(&self, key: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok().map(|i| self.0[i].1.as_str())
     }
 }
 

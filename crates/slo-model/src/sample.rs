@@ -241,10 +241,7 @@ impl<'a> PointTags<'a> {
 
     /// Every `(key, value)` pair: system tags first, then extra tags.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.system[..self.n_system]
-            .iter()
-            .map(|(k, v)| (*k, *v))
-            .chain(self.extra.0.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        self.system[..self.n_system].iter().map(|(k, v)| (*k, *v)).chain(self.extra.0.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
     /// An owned, sorted copy of the tags.
@@ -255,11 +252,7 @@ impl<'a> PointTags<'a> {
 
 impl TagLookup for PointTags<'_> {
     fn tag(&self, key: &str) -> Option<&str> {
-        self.system[..self.n_system]
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-            .or_else(|| self.extra.tag(key))
+        self.system[..self.n_system].iter().find(|(k, _)| *k == key).map(|(_, v)| *v).or_else(|| self.extra.tag(key))
     }
 }
 
@@ -338,9 +331,7 @@ impl RequestSample {
         f("http_req_waiting", t, self.waiting_ms, &http);
         f("http_req_receiving", t, self.receiving_ms, &http);
         f("http_req_failed", t, if self.expected_response { 0.0 } else { 1.0 }, &http);
-        let data = PointTags::new(&self.tags.extra)
-            .with("group", &self.tags.group)
-            .with("scenario", &self.tags.scenario);
+        let data = PointTags::new(&self.tags.extra).with("group", &self.tags.group).with("scenario", &self.tags.scenario);
         f("data_sent", t, self.bytes_sent as f64, &data);
         f("data_received", t, self.bytes_received as f64, &data);
         if let Some(lag) = self.scheduling_lag_ms {
@@ -405,11 +396,7 @@ pub struct SampleBatch {
 impl SampleBatch {
     /// Whether the batch holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.requests.is_empty()
-            && self.iterations.is_empty()
-            && self.checks.is_empty()
-            && self.dropped.is_empty()
-            && self.vus.is_empty()
+        self.requests.is_empty() && self.iterations.is_empty() && self.checks.is_empty() && self.dropped.is_empty() && self.vus.is_empty()
     }
 
     /// Empties the batch, keeping its allocations.
@@ -456,11 +443,7 @@ mod tests {
     use super::*;
 
     fn tags() -> Arc<SampleTags> {
-        Arc::new(SampleTags {
-            scenario: "default".into(),
-            group: "".into(),
-            extra: Arc::new(Tags::from_pairs([("env", "ci")])),
-        })
+        Arc::new(SampleTags { scenario: "default".into(), group: "".into(), extra: Arc::new(Tags::from_pairs([("env", "ci")])) })
     }
 
     fn req(status: u16, code: u32) -> RequestSample {

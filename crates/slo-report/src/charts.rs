@@ -563,8 +563,7 @@ fn run_entries<T>(runs: &[Labeled<T>]) -> Vec<LegendEntry> {
 pub fn latency_over_time(runs: &[Labeled<LatencyPercentiles>]) -> Result<String, ChartError> {
     const PANEL_H: u32 = 200;
     type Pick = fn(&LatencyPercentiles) -> &TimeSeries;
-    let panels: [(&str, Pick); 3] =
-        [("p50 (ms)", |l| &l.p50), ("p95 (ms)", |l| &l.p95), ("p99 (ms)", |l| &l.p99)];
+    let panels: [(&str, Pick); 3] = [("p50 (ms)", |l| &l.p50), ("p95 (ms)", |l| &l.p95), ("p99 (ms)", |l| &l.p99)];
     let x_max = x_extent(runs.iter().flat_map(|r| [&r.data.p50[..], &r.data.p95[..], &r.data.p99[..]]));
     let any = runs.iter().any(|r| !finite(&r.data.p50).is_empty() || !finite(&r.data.p95).is_empty() || !finite(&r.data.p99).is_empty());
     svg("latency_over_time", LEGEND_H + 3 * PANEL_H + 20, "Latency percentiles per window", &run_entries(runs), |area| {
@@ -971,11 +970,7 @@ pub fn slo_windows(slo: &SloWindows) -> Result<String, ChartError> {
     };
     let range = slo.range_s.max(slo.windows.last().map_or(0.0, |w| w.end_s)).max(1e-3);
     let axis = TimeAxis::new(range);
-    let objective = format!(
-        "objective {} {}",
-        if slo.objective_is_minimum { "≥" } else { "≤" },
-        unit_value(slo.objective, slo.unit)
-    );
+    let objective = format!("objective {} {}", if slo.objective_is_minimum { "≥" } else { "≤" }, unit_value(slo.objective, slo.unit));
     let entries = vec![
         entry("compliant window", PASS_COLOR, Mark::Box),
         entry("violating window", FAIL_COLOR, Mark::Box),
@@ -1024,12 +1019,7 @@ pub fn slo_windows(slo: &SloWindows) -> Result<String, ChartError> {
                 None => Rectangle::new([(x0, lo), (x1, hi)], NODATA_FILL.filled()),
             }
         }))?;
-        chart.draw_series(DashedLineSeries::new(
-            vec![(0.0, slo.objective), (axis.x(range), slo.objective)],
-            8,
-            5,
-            TEXT.stroke_width(2),
-        ))?;
+        chart.draw_series(DashedLineSeries::new(vec![(0.0, slo.objective), (axis.x(range), slo.objective)], 8, 5, TEXT.stroke_width(2)))?;
         Ok(())
     })
 }
@@ -1140,10 +1130,8 @@ mod tests {
 
     #[test]
     fn charts_are_svg_with_labels_escaped() {
-        let runs = [
-            Labeled::new("baseline <b>", vec![(0.0, 1.0), (10.0, 3.0)]),
-            Labeled::new("candidate", vec![(0.0, 2.0), (10.0, f64::NAN)]),
-        ];
+        let runs =
+            [Labeled::new("baseline <b>", vec![(0.0, 1.0), (10.0, 3.0)]), Labeled::new("candidate", vec![(0.0, 2.0), (10.0, f64::NAN)])];
         let s = vus_over_time(&runs).unwrap();
         assert!(s.starts_with("<svg"), "{}", &s[..60]);
         assert!(s.contains("viewBox=\"0 0 960 "));
@@ -1166,7 +1154,13 @@ mod tests {
         use slo_analyze::{ErrorBudget, WindowSpan, WindowValue, WindowedResult};
         // 3 windows of 100 events at 99 % → range budget 3 allowed errors (by hand).
         let w = |i: usize, bad: u64| WindowValue {
-            span: WindowSpan { index: i, start_ns: i as i64 * 60_000_000_000, end_ns: (i as i64 + 1) * 60_000_000_000, length_s: 60.0, clipped: false },
+            span: WindowSpan {
+                index: i,
+                start_ns: i as i64 * 60_000_000_000,
+                end_ns: (i as i64 + 1) * 60_000_000_000,
+                length_s: 60.0,
+                clipped: false,
+            },
             samples: 100,
             value: Some(1.0 - bad as f64 / 100.0),
             verdict: if bad <= 1 { Verdict::Pass } else { Verdict::Fail },

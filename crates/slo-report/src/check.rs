@@ -53,15 +53,12 @@ pub(crate) fn slo_observed(s: &SloResult) -> String {
     match s.kind {
         SloKind::Availability => s.budget.as_ref().map(|b| format_percent(b.good_ratio)),
         SloKind::ErrorRate => s.budget.as_ref().map(|b| format_percent(b.error_ratio)),
-        SloKind::Latency { .. } | SloKind::Throughput => s
-            .windows
-            .worst
-            .and_then(|i| s.windows.windows.get(i))
-            .and_then(|w| w.value)
-            .map(|v| {
+        SloKind::Latency { .. } | SloKind::Throughput => {
+            s.windows.worst.and_then(|i| s.windows.windows.get(i)).and_then(|w| w.value).map(|v| {
                 let worst = if s.windows.windows_with_data > 1 { " (worst window)" } else { "" };
                 format!("{}{worst}", format_value(v, s.unit))
-            }),
+            })
+        }
     }
     .unwrap_or_else(|| "no data".into())
 }
@@ -291,10 +288,7 @@ fn junit(r: &CheckReport) -> String {
     let total = r.thresholds.len() + r.slos.len();
     let failures = r.thresholds.iter().map(|t| t.verdict).chain(r.slos.iter().map(|s| s.verdict)).filter(|v| failing(*v)).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"slo check\" tests=\"{total}\" failures=\"{failures}\" errors=\"0\">"
-    );
+    let _ = writeln!(out, "<testsuites name=\"slo check\" tests=\"{total}\" failures=\"{failures}\" errors=\"0\">");
     let suite = |out: &mut String, name: &str, cases: Vec<(String, String, Verdict, String)>| {
         let f = cases.iter().filter(|c| failing(c.2)).count();
         let _ = writeln!(
@@ -325,7 +319,15 @@ fn junit(r: &CheckReport) -> String {
         .thresholds
         .iter()
         .map(|t| {
-            let msg = format!("{} {}: observed {}, margin {} ({} samples){}", t.metric_key, t.expression, observed(t), margin(t), t.samples, t.reason.as_ref().map(|x| format!("; {x}")).unwrap_or_default());
+            let msg = format!(
+                "{} {}: observed {}, margin {} ({} samples){}",
+                t.metric_key,
+                t.expression,
+                observed(t),
+                margin(t),
+                t.samples,
+                t.reason.as_ref().map(|x| format!("; {x}")).unwrap_or_default()
+            );
             (format!("thresholds.{}", t.metric_key), t.expression.clone(), t.verdict, msg)
         })
         .collect();
@@ -334,7 +336,8 @@ fn junit(r: &CheckReport) -> String {
         .slos
         .iter()
         .map(|s| {
-            let msg = format!("{} over {}: observed {}, objective {}; {}", s.name, window_label(s), slo_observed(s), objective(s), slo_detail(s));
+            let msg =
+                format!("{} over {}: observed {}, objective {}; {}", s.name, window_label(s), slo_observed(s), objective(s), slo_detail(s));
             (format!("slos.{}", s.kind.label()), s.name.clone(), s.verdict, msg)
         })
         .collect();

@@ -120,11 +120,20 @@ fn table(c: &Comparison) -> String {
     let _ = writeln!(out, "slo compare — baseline {} vs candidate {}\n", c.baseline.id, c.candidate.id);
     out.push_str("ENDPOINTS\n");
     let delta_of = |e: &EndpointComparison, k: MetricKind| {
-        e.metrics.iter().find(|m| m.metric == k).map(|m| format!("{} {}", delta_text(m), short_verdict(m.verdict))).unwrap_or_else(|| "-".into())
+        e.metrics
+            .iter()
+            .find(|m| m.metric == k)
+            .map(|m| format!("{} {}", delta_text(m), short_verdict(m.verdict)))
+            .unwrap_or_else(|| "-".into())
     };
     let summary: Vec<Vec<String>> = endpoints(c)
         .map(|e| {
-            let n = e.metrics.iter().find(|m| m.metric == MetricKind::ErrorRate).map(|m| format!("{}/{}", m.baseline_n, m.candidate_n)).unwrap_or_default();
+            let n = e
+                .metrics
+                .iter()
+                .find(|m| m.metric == MetricKind::ErrorRate)
+                .map(|m| format!("{}/{}", m.baseline_n, m.candidate_n))
+                .unwrap_or_default();
             vec![
                 verdict_label(e.verdict).to_string(),
                 e.name.clone(),
@@ -187,7 +196,9 @@ fn markdown(c: &Comparison) -> String {
         c.tally.unchanged,
         c.tally.inconclusive
     );
-    out.push_str("| Verdict | Endpoint | Metric | Baseline | Candidate | Delta | 95% interval | N (B/C) |\n|---|---|---|---:|---:|---:|---|---:|\n");
+    out.push_str(
+        "| Verdict | Endpoint | Metric | Baseline | Candidate | Delta | 95% interval | N (B/C) |\n|---|---|---|---:|---:|---:|---|---:|\n",
+    );
     for e in endpoints(c) {
         for m in &e.metrics {
             let _ = writeln!(
@@ -233,7 +244,12 @@ fn junit(c: &Comparison) -> String {
         );
         let _ = write!(out, "    <testcase classname=\"compare.{}\" name=\"{}\"", xml_escape(&e.name), metric_label(m.metric));
         if m.verdict == ChangeVerdict::Regressed {
-            let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"regressed\">{}</failure>\n    </testcase>", xml_escape(&msg), xml_escape(&msg));
+            let _ = writeln!(
+                out,
+                ">\n      <failure message=\"{}\" type=\"regressed\">{}</failure>\n    </testcase>",
+                xml_escape(&msg),
+                xml_escape(&msg)
+            );
         } else {
             let _ = writeln!(out, ">\n      <system-out>{}: {}</system-out>\n    </testcase>", verdict_label(m.verdict), xml_escape(&msg));
         }

@@ -24,7 +24,13 @@ pub fn format_number(v: f64) -> String {
 /// integer parts are never rounded away: `format_sig(1234.6, 3)` is `1235`.
 pub fn format_sig(v: f64, digits: i32) -> String {
     if !v.is_finite() {
-        return if v.is_nan() { "NaN".into() } else if v > 0.0 { "inf".into() } else { "-inf".into() };
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     if v == 0.0 {
         return "0".into();

@@ -105,7 +105,14 @@ pub fn export_dashboard(config: &SloConfig, options: &DashboardOptions) -> Value
 
     b.row("Overview");
     let (e, l) = q.request_rate();
-    b.timeseries("Request rate by method and URL name", "Requests per second by HTTP method and URL name (k6 `http_reqs`).", 12, q.target("A", &e, &l), "reqps", None);
+    b.timeseries(
+        "Request rate by method and URL name",
+        "Requests per second by HTTP method and URL name (k6 `http_reqs`).",
+        12,
+        q.target("A", &e, &l),
+        "reqps",
+        None,
+    );
     let (e, l, unit) = q.latency(95.0, &[]);
     b.timeseries("Response time p95", "95th percentile of `http_req_duration` over all requests.", 12, q.target("A", &e, &l), unit, None);
     let (e, l) = q.error_percent(&[]);
@@ -119,9 +126,22 @@ pub fn export_dashboard(config: &SloConfig, options: &DashboardOptions) -> Value
 
     b.row("Endpoints");
     let (e, l, unit) = q.latency_by_name(95.0);
-    b.timeseries("p95 response time by endpoint", "95th percentile of `http_req_duration` per URL name (`name` tag).", 12, q.target("A", &e, &l), unit, None);
+    b.timeseries(
+        "p95 response time by endpoint",
+        "95th percentile of `http_req_duration` per URL name (`name` tag).",
+        12,
+        q.target("A", &e, &l),
+        unit,
+        None,
+    );
     let (targets, unit) = q.latency_table();
-    b.table("Latency by endpoint (time range)", "Percentiles and request count per URL name over the dashboard's time range.", 12, targets, unit);
+    b.table(
+        "Latency by endpoint (time range)",
+        "Percentiles and request count per URL name over the dashboard's time range.",
+        12,
+        targets,
+        unit,
+    );
 
     b.row("Checks and iterations");
     let (e, l) = q.checks();
@@ -129,10 +149,24 @@ pub fn export_dashboard(config: &SloConfig, options: &DashboardOptions) -> Value
     let (e, l) = q.counter_by_scenario("iterations", true);
     b.timeseries("Iterations per second", "Completed iterations per second, per scenario.", 8, q.target("A", &e, &l), "short", None);
     let (e, l) = q.counter_by_scenario("dropped_iterations", false);
-    b.timeseries("Dropped iterations", "Iterations the executor could not start (open-model executors fell behind), per interval and scenario.", 8, q.target("A", &e, &l), "short", None);
+    b.timeseries(
+        "Dropped iterations",
+        "Iterations the executor could not start (open-model executors fell behind), per interval and scenario.",
+        8,
+        q.target("A", &e, &l),
+        "short",
+        None,
+    );
     let e = q.dropped_total();
     let th = thresholds(&[("green", None), ("red", Some(1.0))]);
-    b.stat("Dropped iterations (time range)", "Total dropped iterations over the dashboard's time range; any is red.", 6, q.instant_target("A", &e, ""), "short", th);
+    b.stat(
+        "Dropped iterations (time range)",
+        "Total dropped iterations over the dashboard's time range; any is red.",
+        6,
+        q.instant_target("A", &e, ""),
+        "short",
+        th,
+    );
 
     let title = format!("{} — load tests ({})", config.service, options.datasource.plugin_id());
     let uid = uid_of(&config.service, options);
@@ -222,26 +256,54 @@ fn slo_row(b: &mut Builder, q: &Queries, slo: &Slo) {
             let (e, l) = q.availability(f, false);
             let (r, _) = q.availability(f, true);
             let steps = thresholds(&[("red", None), ("green", Some(*target_percent))]);
-            (format!("SLO {}{filter_text}: ≥ {}% over {window}", slo.name, fmtn(*target_percent)), (e, l), r, "percent", steps, "Share of requests that succeeded, percent")
+            (
+                format!("SLO {}{filter_text}: ≥ {}% over {window}", slo.name, fmtn(*target_percent)),
+                (e, l),
+                r,
+                "percent",
+                steps,
+                "Share of requests that succeeded, percent",
+            )
         }
         Objective::ErrorRate { target_percent } => {
             let (e, l) = q.error_percent(f);
             let r = q.error_percent_range(f);
             let steps = thresholds(&[("green", None), ("red", Some(*target_percent))]);
-            (format!("SLO {}{filter_text}: ≤ {}% over {window}", slo.name, fmtn(*target_percent)), (e, l), r, "percent", steps, "Share of requests that failed, percent")
+            (
+                format!("SLO {}{filter_text}: ≤ {}% over {window}", slo.name, fmtn(*target_percent)),
+                (e, l),
+                r,
+                "percent",
+                steps,
+                "Share of requests that failed, percent",
+            )
         }
         Objective::Latency { percentile, target_ms } => {
             let (e, l, unit) = q.latency(*percentile, f);
             let r = q.latency_range(*percentile, f);
             let target = if unit == "s" { target_ms / 1000.0 } else { *target_ms };
             let steps = thresholds(&[("green", None), ("red", Some(target))]);
-            (format!("SLO {}{filter_text}: p{} ≤ {}ms over {window}", slo.name, fmtn(*percentile), fmtn(*target_ms)), (e, l), r, unit, steps, "Response time percentile")
+            (
+                format!("SLO {}{filter_text}: p{} ≤ {}ms over {window}", slo.name, fmtn(*percentile), fmtn(*target_ms)),
+                (e, l),
+                r,
+                unit,
+                steps,
+                "Response time percentile",
+            )
         }
         Objective::Throughput { target_rps } => {
             let (e, l) = q.throughput(f);
             let r = q.throughput_range(f);
             let steps = thresholds(&[("red", None), ("green", Some(*target_rps))]);
-            (format!("SLO {}{filter_text}: ≥ {} req/s over {window}", slo.name, fmtn(*target_rps)), (e, l), r, "reqps", steps, "Requests per second")
+            (
+                format!("SLO {}{filter_text}: ≥ {} req/s over {window}", slo.name, fmtn(*target_rps)),
+                (e, l),
+                r,
+                "reqps",
+                steps,
+                "Requests per second",
+            )
         }
     };
     b.row(&title);
@@ -420,23 +482,33 @@ impl Queries {
     /// A range target.
     fn target(&self, ref_id: &str, text: &str, legend: &str) -> Value {
         match self.ds {
-            Datasource::Prometheus => json!({"refId": ref_id, "expr": text, "legendFormat": legend, "range": true, "instant": false, "editorMode": "code"}),
-            Datasource::Influxdb => json!({"refId": ref_id, "query": text, "rawQuery": true, "resultFormat": "time_series", "alias": legend}),
+            Datasource::Prometheus => {
+                json!({"refId": ref_id, "expr": text, "legendFormat": legend, "range": true, "instant": false, "editorMode": "code"})
+            }
+            Datasource::Influxdb => {
+                json!({"refId": ref_id, "query": text, "rawQuery": true, "resultFormat": "time_series", "alias": legend})
+            }
         }
     }
 
     /// An instant (PromQL) or whole-range (InfluxQL) target.
     fn instant_target(&self, ref_id: &str, text: &str, legend: &str) -> Value {
         match self.ds {
-            Datasource::Prometheus => json!({"refId": ref_id, "expr": text, "legendFormat": legend, "range": false, "instant": true, "editorMode": "code"}),
-            Datasource::Influxdb => json!({"refId": ref_id, "query": text, "rawQuery": true, "resultFormat": "time_series", "alias": legend}),
+            Datasource::Prometheus => {
+                json!({"refId": ref_id, "expr": text, "legendFormat": legend, "range": false, "instant": true, "editorMode": "code"})
+            }
+            Datasource::Influxdb => {
+                json!({"refId": ref_id, "query": text, "rawQuery": true, "resultFormat": "time_series", "alias": legend})
+            }
         }
     }
 
     /// A table target.
     fn table_target(&self, ref_id: &str, text: &str, legend: &str) -> Value {
         match self.ds {
-            Datasource::Prometheus => json!({"refId": ref_id, "expr": text, "legendFormat": legend, "range": false, "instant": true, "format": "table", "editorMode": "code"}),
+            Datasource::Prometheus => {
+                json!({"refId": ref_id, "expr": text, "legendFormat": legend, "range": false, "instant": true, "format": "table", "editorMode": "code"})
+            }
             Datasource::Influxdb => json!({"refId": ref_id, "query": text, "rawQuery": true, "resultFormat": "table"}),
         }
     }
@@ -464,7 +536,10 @@ impl Queries {
             (format!("sum by (method, name) (rate(k6_http_reqs_total{}[{RATE}]))", self.sel(&[], &[])), "{{method}} {{name}}".into())
         } else {
             (
-                format!("SELECT sum(\"value\") / 10 FROM \"http_reqs\" WHERE {} GROUP BY time(10s), \"method\", \"name\" fill(0)", self.whr(&[])),
+                format!(
+                    "SELECT sum(\"value\") / 10 FROM \"http_reqs\" WHERE {} GROUP BY time(10s), \"method\", \"name\" fill(0)",
+                    self.whr(&[])
+                ),
                 "$tag_method $tag_name".into(),
             )
         }
@@ -485,7 +560,13 @@ impl Queries {
             let (failed, total) = self.failed_and_total(f, RATE);
             (format!("100 * {failed} / {total}"), "errors %".into())
         } else {
-            (format!("SELECT mean(\"value\") * 100 FROM \"http_req_failed\" WHERE {} GROUP BY time($__interval) fill(none)", self.whr(f)), "errors %".into())
+            (
+                format!(
+                    "SELECT mean(\"value\") * 100 FROM \"http_req_failed\" WHERE {} GROUP BY time($__interval) fill(none)",
+                    self.whr(f)
+                ),
+                "errors %".into(),
+            )
         }
     }
 
@@ -519,13 +600,21 @@ impl Queries {
         let legend = format!("p{}", fmtn(p));
         match (self.ds, self.metrics) {
             (Datasource::Prometheus, MetricsSource::Slo) => (
-                format!("histogram_quantile({}, sum by (le) (rate(k6_http_req_duration_seconds_bucket{}[{RATE}])))", fmtn(p / 100.0), self.sel(f, &[])),
+                format!(
+                    "histogram_quantile({}, sum by (le) (rate(k6_http_req_duration_seconds_bucket{}[{RATE}])))",
+                    fmtn(p / 100.0),
+                    self.sel(f, &[])
+                ),
                 legend,
                 "s",
             ),
             (Datasource::Prometheus, MetricsSource::K6) => (format!("max({}{})", Self::k6_trend(p), self.sel(f, &[])), legend, "s"),
             (Datasource::Influxdb, _) => (
-                format!("SELECT percentile(\"value\", {}) FROM \"http_req_duration\" WHERE {} GROUP BY time($__interval) fill(none)", fmtn(p), self.whr(f)),
+                format!(
+                    "SELECT percentile(\"value\", {}) FROM \"http_req_duration\" WHERE {} GROUP BY time($__interval) fill(none)",
+                    fmtn(p),
+                    self.whr(f)
+                ),
                 legend,
                 "ms",
             ),
@@ -540,18 +629,26 @@ impl Queries {
                 self.sel(f, &[])
             ),
             (Datasource::Prometheus, MetricsSource::K6) => format!("max({}{})", Self::k6_trend(p), self.sel(f, &[])),
-            (Datasource::Influxdb, _) => format!("SELECT percentile(\"value\", {}) FROM \"http_req_duration\" WHERE {}", fmtn(p), self.whr(f)),
+            (Datasource::Influxdb, _) => {
+                format!("SELECT percentile(\"value\", {}) FROM \"http_req_duration\" WHERE {}", fmtn(p), self.whr(f))
+            }
         }
     }
 
     fn latency_by_name(&self, p: f64) -> (String, String, &'static str) {
         match (self.ds, self.metrics) {
             (Datasource::Prometheus, MetricsSource::Slo) => (
-                format!("histogram_quantile({}, sum by (name, le) (rate(k6_http_req_duration_seconds_bucket{}[{RATE}])))", fmtn(p / 100.0), self.sel(&[], &[])),
+                format!(
+                    "histogram_quantile({}, sum by (name, le) (rate(k6_http_req_duration_seconds_bucket{}[{RATE}])))",
+                    fmtn(p / 100.0),
+                    self.sel(&[], &[])
+                ),
                 "{{name}}".into(),
                 "s",
             ),
-            (Datasource::Prometheus, MetricsSource::K6) => (format!("max by (name) ({}{})", Self::k6_trend(p), self.sel(&[], &[])), "{{name}}".into(), "s"),
+            (Datasource::Prometheus, MetricsSource::K6) => {
+                (format!("max by (name) ({}{})", Self::k6_trend(p), self.sel(&[], &[])), "{{name}}".into(), "s")
+            }
             (Datasource::Influxdb, _) => (
                 format!(
                     "SELECT percentile(\"value\", {}) FROM \"http_req_duration\" WHERE {} GROUP BY time($__interval), \"name\" fill(none)",
@@ -625,8 +722,16 @@ impl Queries {
             ]
         } else {
             vec![
-                self.target("A", &format!("SELECT max(\"value\") FROM \"vus\" WHERE {} GROUP BY time($__interval) fill(none)", self.whr(&[])), "VUs"),
-                self.target("B", &format!("SELECT max(\"value\") FROM \"vus_max\" WHERE {} GROUP BY time($__interval) fill(none)", self.whr(&[])), "max VUs"),
+                self.target(
+                    "A",
+                    &format!("SELECT max(\"value\") FROM \"vus\" WHERE {} GROUP BY time($__interval) fill(none)", self.whr(&[])),
+                    "VUs",
+                ),
+                self.target(
+                    "B",
+                    &format!("SELECT max(\"value\") FROM \"vus_max\" WHERE {} GROUP BY time($__interval) fill(none)", self.whr(&[])),
+                    "max VUs",
+                ),
             ]
         }
     }
@@ -638,9 +743,14 @@ impl Queries {
                 let pass = format!("sum by (check) (rate(k6_checks_total{}[{RATE}]))", self.sel(&[], &[("result", "pass")]));
                 (format!("100 * ({pass} or 0 * {all}) / {all}"), "{{check}}".into())
             }
-            (Datasource::Prometheus, MetricsSource::K6) => (format!("100 * avg by (check) (k6_checks_rate{})", self.sel(&[], &[])), "{{check}}".into()),
+            (Datasource::Prometheus, MetricsSource::K6) => {
+                (format!("100 * avg by (check) (k6_checks_rate{})", self.sel(&[], &[])), "{{check}}".into())
+            }
             (Datasource::Influxdb, _) => (
-                format!("SELECT mean(\"value\") * 100 FROM \"checks\" WHERE {} GROUP BY time($__interval), \"check\" fill(none)", self.whr(&[])),
+                format!(
+                    "SELECT mean(\"value\") * 100 FROM \"checks\" WHERE {} GROUP BY time($__interval), \"check\" fill(none)",
+                    self.whr(&[])
+                ),
                 "$tag_check".into(),
             ),
         }
@@ -652,9 +762,15 @@ impl Queries {
             let f = if per_second { "rate" } else { "increase" };
             (format!("sum by (scenario) ({f}(k6_{metric}_total{}[{RATE}]))", self.sel(&[], &[])), "{{scenario}}".into())
         } else if per_second {
-            (format!("SELECT sum(\"value\") / 10 FROM \"{metric}\" WHERE {} GROUP BY time(10s), \"scenario\" fill(0)", self.whr(&[])), "$tag_scenario".into())
+            (
+                format!("SELECT sum(\"value\") / 10 FROM \"{metric}\" WHERE {} GROUP BY time(10s), \"scenario\" fill(0)", self.whr(&[])),
+                "$tag_scenario".into(),
+            )
         } else {
-            (format!("SELECT sum(\"value\") FROM \"{metric}\" WHERE {} GROUP BY time($__interval), \"scenario\" fill(0)", self.whr(&[])), "$tag_scenario".into())
+            (
+                format!("SELECT sum(\"value\") FROM \"{metric}\" WHERE {} GROUP BY time($__interval), \"scenario\" fill(0)", self.whr(&[])),
+                "$tag_scenario".into(),
+            )
         }
     }
 
@@ -685,7 +801,12 @@ pub fn dashboard_queries(dashboard: &Value) -> Vec<PanelQuery> {
         for v in vars {
             if v["type"] == "query" {
                 if let Some(q) = v["query"].as_str() {
-                    out.push(PanelQuery { panel: format!("variable {}", v["name"].as_str().unwrap_or("")), ref_id: String::new(), text: q.to_string(), instant: true });
+                    out.push(PanelQuery {
+                        panel: format!("variable {}", v["name"].as_str().unwrap_or("")),
+                        ref_id: String::new(),
+                        text: q.to_string(),
+                        instant: true,
+                    });
                 }
             }
         }

@@ -308,12 +308,21 @@ fn check_tables(out: &mut String, r: &CheckReport) {
         out.push_str("<h2>Rates, counters and gauges</h2>\n<div class=\"wrap\"><table>\n<thead><tr><th>Metric</th><th>Type</th><th class=\"num\">Value</th><th>Detail</th></tr></thead>\n<tbody>\n");
         for (k, m) in others {
             let (kind, value, detail) = match m {
-                MetricSummary::Rate(x) => ("rate", x.value.map(format_percent).unwrap_or_else(|| "–".into()), format!("{} of {}", x.passes, x.total)),
-                MetricSummary::Counter(c) => ("counter", format_value(c.count, c.unit), format!("{} over the rate duration", opt_value(c.rate, c.rate_unit))),
+                MetricSummary::Rate(x) => {
+                    ("rate", x.value.map(format_percent).unwrap_or_else(|| "–".into()), format!("{} of {}", x.passes, x.total))
+                }
+                MetricSummary::Counter(c) => {
+                    ("counter", format_value(c.count, c.unit), format!("{} over the rate duration", opt_value(c.rate, c.rate_unit)))
+                }
                 MetricSummary::Gauge(g) => (
                     "gauge",
                     opt_value(g.value, g.unit),
-                    format!("min {}, max {}{}", opt_value(g.min, g.unit), opt_value(g.max, g.unit), if g.differs_from_k6 { " (k6 would show max 0)" } else { "" }),
+                    format!(
+                        "min {}, max {}{}",
+                        opt_value(g.min, g.unit),
+                        opt_value(g.max, g.unit),
+                        if g.differs_from_k6 { " (k6 would show max 0)" } else { "" }
+                    ),
                 ),
                 MetricSummary::Trend(_) => continue,
             };
@@ -514,7 +523,11 @@ fn metric_row(out: &mut String, first: Option<(&EndpointComparison, usize)>, m: 
     }
     let change = match m.delta.filter(|d| d.is_finite()) {
         Some(d) => {
-            let pct = m.delta_pct.filter(|p| p.is_finite()).map(|p| format!("<br><span class=\"small\">{}%</span>", signed(p))).unwrap_or_default();
+            let pct = m
+                .delta_pct
+                .filter(|p| p.is_finite())
+                .map(|p| format!("<br><span class=\"small\">{}%</span>", signed(p)))
+                .unwrap_or_default();
             format!("{}{pct}", esc(&cmp_delta(d, m.unit)))
         }
         None => "–".into(),
@@ -525,7 +538,11 @@ fn metric_row(out: &mut String, first: Option<(&EndpointComparison, usize)>, m: 
     };
     let p = match m.p_value {
         Some(p) => {
-            let adj = m.p_value_adjusted.filter(|a| *a != p).map(|a| format!("<br><span class=\"small\">Holm {}</span>", format_p(a))).unwrap_or_default();
+            let adj = m
+                .p_value_adjusted
+                .filter(|a| *a != p)
+                .map(|a| format!("<br><span class=\"small\">Holm {}</span>", format_p(a)))
+                .unwrap_or_default();
             format!("{}{adj}", format_p(p))
         }
         None => "–".into(),
@@ -676,10 +693,15 @@ pub fn render_compare_html(cmp: &ComparisonView, charts: &CompareCharts) -> Stri
     }
     run_charts(
         &mut out,
-        &[(format!("baseline {}", c.baseline.id).as_str(), &charts.baseline), (format!("candidate {}", c.candidate.id).as_str(), &charts.candidate)],
+        &[
+            (format!("baseline {}", c.baseline.id).as_str(), &charts.baseline),
+            (format!("candidate {}", c.candidate.id).as_str(), &charts.candidate),
+        ],
     );
 
-    out.push_str("<h2>Runs</h2>\n<div class=\"wrap\"><table>\n<thead><tr><th></th><th>Baseline</th><th>Candidate</th></tr></thead>\n<tbody>\n");
+    out.push_str(
+        "<h2>Runs</h2>\n<div class=\"wrap\"><table>\n<thead><tr><th></th><th>Baseline</th><th>Candidate</th></tr></thead>\n<tbody>\n",
+    );
     let side = |r: &Option<RunInfo>, f: &dyn Fn(&RunInfo) -> String| r.as_ref().map(f).unwrap_or_else(|| "–".into());
     let rows: [(&str, String, String); 2] = [
         ("run id", c.baseline.id.clone(), c.candidate.id.clone()),

@@ -12,8 +12,8 @@ pub mod charts;
 mod check;
 pub mod compare;
 pub mod fmt;
-pub mod html;
 pub mod grafana;
+pub mod html;
 pub mod rules;
 
 pub use check::{render_check, render_summary};

@@ -301,11 +301,7 @@ fn plan_slo(slo: &Slo, options: &RulesOptions, warnings: &mut Vec<String>) -> Re
                     largest_seconds: *options.buckets_seconds.last().unwrap_or(&0.0),
                 });
             };
-            let mut text = format!(
-                "{}% of requests{filter_text} take at most {}ms over {period_text}",
-                num(*percentile),
-                num(*target_ms)
-            );
+            let mut text = format!("{}% of requests{filter_text} take at most {}ms over {period_text}", num(*percentile), num(*target_ms));
             if (le_seconds - target_seconds).abs() > target_seconds * 1e-9 {
                 let note = format!(
                     "{}s is not a histogram bucket boundary; the nearest boundary above, le=\"{}\", is used, so requests up to {}s count as good",
@@ -371,10 +367,7 @@ fn plan_slo(slo: &Slo, options: &RulesOptions, warnings: &mut Vec<String>) -> Re
         )));
     }
     if !raised.is_empty() {
-        warnings.push(w(format!(
-            "{}: a burn rate below 1 would fire while the SLO is met over its window",
-            raised.join("; ")
-        )));
+        warnings.push(w(format!("{}: a burn rate below 1 would fire while the SLO is met over its window", raised.join("; "))));
     }
     if !never.is_empty() {
         warnings.push(w(format!("alert tiers {} dropped: they could never fire", never.join(", "))));
@@ -401,11 +394,9 @@ pub fn error_ratio_expr(slo: &SloPlan, window: Duration) -> Option<String> {
     let w = prom_duration(window);
     let m = &slo.matchers;
     match &slo.sli {
-        Sli::ErrorRatio => Some(format!(
-            "sum(rate({}[{w}])) / sum(rate({}[{w}]))",
-            selector(metric::HTTP_REQ_FAILED, m),
-            selector(metric::HTTP_REQS, m)
-        )),
+        Sli::ErrorRatio => {
+            Some(format!("sum(rate({}[{w}])) / sum(rate({}[{w}]))", selector(metric::HTTP_REQ_FAILED, m), selector(metric::HTTP_REQS, m)))
+        }
         Sli::Latency { le_seconds, .. } => {
             let le = label_matcher("le", &num(*le_seconds));
             let bm = if m.is_empty() { le } else { format!("{m},{le}") };
@@ -468,15 +459,16 @@ pub fn rule_groups(plan: &RulesPlan) -> Vec<RuleGroup> {
     for slo in &plan.slos {
         let sel = format!("{{{},{}}}", label_matcher("service", &plan.service), label_matcher("slo", &slo.name));
         let base = vec![("service".to_string(), plan.service.clone()), ("slo".to_string(), slo.name.clone())];
-        let alert_base = [
-            ("service".to_string(), template_escape(&plan.service)),
-            ("slo".to_string(), template_escape(&slo.name)),
-        ];
-        let record = |name: String, expr: String| Rule { kind: RuleKind::Record(name), expr, labels: base.clone(), annotations: Vec::new() };
+        let alert_base = [("service".to_string(), template_escape(&plan.service)), ("slo".to_string(), template_escape(&slo.name))];
+        let record =
+            |name: String, expr: String| Rule { kind: RuleKind::Record(name), expr, labels: base.clone(), annotations: Vec::new() };
         let mut rules = Vec::new();
         if let Sli::Throughput { target_rps } = slo.sli {
             let rec = throughput_record(slo.period);
-            rules.push(record(rec.clone(), format!("sum(rate({}[{}]))", selector(metric::HTTP_REQS, &slo.matchers), prom_duration(slo.period))));
+            rules.push(record(
+                rec.clone(),
+                format!("sum(rate({}[{}]))", selector(metric::HTTP_REQS, &slo.matchers), prom_duration(slo.period)),
+            ));
             let summary = format!("{} {}: throughput below {} requests/s", plan.service, slo.name, num(target_rps));
             let desc = format!(
                 "SLO {} of {}{}: {}. Requests per second over the last {} are below the target (no error budget: throughput is judged per window).",

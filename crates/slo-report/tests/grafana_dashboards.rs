@@ -28,7 +28,8 @@ fn opts(ds: Datasource, m: MetricsSource) -> DashboardOptions {
 }
 
 fn validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/grafana/dashboard.schema.json")).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/grafana/dashboard.schema.json")).unwrap()).unwrap();
     jsonschema::draft7::new(&schema).expect("Grafana schema compiles")
 }
 
@@ -47,8 +48,13 @@ fn committed_seed_dashboards_are_current() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &text).unwrap();
         } else {
-            let have = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (SLO_UPDATE_DASHBOARDS=1 writes it)", path.display()));
-            assert!(have == text, "{} drifted from `slo dashboard export`; rerun with SLO_UPDATE_DASHBOARDS=1 and review the diff", path.display());
+            let have =
+                std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (SLO_UPDATE_DASHBOARDS=1 writes it)", path.display()));
+            assert!(
+                have == text,
+                "{} drifted from `slo dashboard export`; rerun with SLO_UPDATE_DASHBOARDS=1 and review the diff",
+                path.display()
+            );
         }
     }
 }
@@ -106,7 +112,15 @@ fn panel_types_variables_and_reference_panels() {
         };
         assert_eq!(vars[1]["query"], want);
         let titles: Vec<&str> = panels(&d).iter().map(|p| p["title"].as_str().unwrap()).collect();
-        for t in ["Request rate by method and URL name", "Response time p95", "Error %", "Virtual users", "p95 response time by endpoint", "Checks passed %", "Dropped iterations"] {
+        for t in [
+            "Request rate by method and URL name",
+            "Response time p95",
+            "Error %",
+            "Virtual users",
+            "p95 response time by endpoint",
+            "Checks passed %",
+            "Dropped iterations",
+        ] {
             assert!(titles.contains(&t), "{ds:?}: no panel {t:?} in {titles:?}");
         }
         // No two panels overlap on the 24-column grid.

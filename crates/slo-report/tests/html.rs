@@ -215,12 +215,8 @@ fn redact_ms(s: &str) -> String {
     let mut rest = s;
     while let Some(i) = rest.find(" ms") {
         let head = &rest[..i];
-        let num_start = head
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | '−'))
-            .last()
-            .map(|(j, _)| j);
+        let num_start =
+            head.char_indices().rev().take_while(|(_, c)| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | '−')).last().map(|(j, _)| j);
         match num_start {
             Some(j) if head[j..].chars().any(|c| c.is_ascii_digit()) => {
                 out.push_str(&head[..j]);
@@ -290,7 +286,8 @@ fn assert_inert(html: &str) {
     assert!(!body.contains("onerror=alert(1)>"), "the attribute break-out survived");
     // Self-contained: nothing fetched.
     for needle in ["http://", "https://", "src=\"", "<link", "@import", "url("] {
-        let allowed = needle == "http://" && body.matches("http://").count() == body.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
+        let allowed =
+            needle == "http://" && body.matches("http://").count() == body.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
         assert!(allowed || !body.contains(needle), "external reference {needle:?}");
     }
 }
@@ -330,7 +327,9 @@ fn html_check_report_says_what_the_analysis_found() {
     assert_eq!(sw.windows.windows[7].verdict, slo_analyze::Verdict::Fail);
     // Charts: 4 run charts, 3 SLO window charts, 1 burn-down.
     assert_eq!(html.matches("<svg").count(), 8);
-    for title in ["Latency percentiles per window", "Latency by percentile", "Throughput and error rate", "Virtual users", "Error budget remaining"] {
+    for title in
+        ["Latency percentiles per window", "Latency by percentile", "Throughput and error rate", "Virtual users", "Error budget remaining"]
+    {
         assert!(html.contains(title), "missing chart {title}");
     }
 }

@@ -16,11 +16,8 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 }
 
 /// case 09 expected.json `factors_keeping_same_consumption`: (period, [burn per tier]).
-const KEEPING: &[(u64, [f64; 4])] = &[
-    (30 * D, [14.4, 6.0, 3.0, 1.0]),
-    (28 * D, [13.44, 5.6, 2.8, 0.933333]),
-    (7 * D, [3.36, 1.4, 0.7, 0.233333]),
-];
+const KEEPING: &[(u64, [f64; 4])] =
+    &[(30 * D, [14.4, 6.0, 3.0, 1.0]), (28 * D, [13.44, 5.6, 2.8, 0.933333]), (7 * D, [3.36, 1.4, 0.7, 0.233333])];
 
 /// case 09 expected.json `same_factors_reused_on_other_periods`: budget consumed by the
 /// 30-day factors 14.4/6/3/1 over 1h/6h/24h/72h on each period.
@@ -34,7 +31,12 @@ const REUSED: &[(u64, [f64; 4])] = &[
 fn case09_workbook_tiers_are_the_sre_table() {
     // expected.json sre_workbook_30d_tiers.
     let t = sre_workbook_tiers();
-    let want = [(Severity::Page, 14.4, 1, 300, 0.02), (Severity::Page, 6.0, 6, 1800, 0.05), (Severity::Ticket, 3.0, 24, 7200, 0.1), (Severity::Ticket, 1.0, 72, 21600, 0.1)];
+    let want = [
+        (Severity::Page, 14.4, 1, 300, 0.02),
+        (Severity::Page, 6.0, 6, 1800, 0.05),
+        (Severity::Ticket, 3.0, 24, 7200, 0.1),
+        (Severity::Ticket, 1.0, 72, 21600, 0.1),
+    ];
     for (tier, (sev, burn, long_h, short_s, consumed)) in t.iter().zip(want) {
         assert_eq!(tier.severity, sev);
         assert_eq!(tier.long, Duration::from_secs(long_h * H));

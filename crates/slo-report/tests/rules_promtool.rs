@@ -152,7 +152,14 @@ fn seed_loads(plan: &RulesPlan) -> Vec<Load> {
         for t in &slo.tiers {
             for (word, k) in [("over", 1.02), ("under", 0.98)] {
                 let r = t.threshold * k;
-                let what = format!("{} {}/{} tier: bad share {} is 2% {word} its threshold {}", slo.name, slo_report::rules::prom_duration(t.tier.long), slo_report::rules::prom_duration(t.tier.short), short(r), t.threshold);
+                let what = format!(
+                    "{} {}/{} tier: bad share {} is 2% {word} its threshold {}",
+                    slo.name,
+                    slo_report::rules::prom_duration(t.tier.long),
+                    slo_report::rules::prom_duration(t.tier.short),
+                    short(r),
+                    t.threshold
+                );
                 // Other latency SLIs stay far from their thresholds; shares above
                 // boundaries must not increase with the boundary.
                 let (failed, slower) = match slo.sli {
@@ -229,7 +236,11 @@ fn case10_tests(plan: &RulesPlan, rules_file: &str) -> String {
         for (w, b) in [("1h", b1h), ("5m", b5m)] {
             let expr = format!("abs(slo:sli_error:ratio_rate{w}{{slo=\"availability\"}} / 0.001 - {b}) < bool 1e-6");
             let _ = writeln!(y, "      - expr: {}\n        eval_time: {}m", q(&expr), CLEAN + c);
-            let _ = writeln!(y, "        exp_samples:\n          - labels: {}\n            value: 1", q(&format!("{{service=\"{}\",slo=\"availability\"}}", plan.service)));
+            let _ = writeln!(
+                y,
+                "        exp_samples:\n          - labels: {}\n            value: 1",
+                q(&format!("{{service=\"{}\",slo=\"availability\"}}", plan.service))
+            );
         }
     }
     y
@@ -280,7 +291,12 @@ fn promtool_rejects_a_wrong_expectation() {
     let clean = 3 * 24 * 60;
     let needle = format!("      - eval_time: {}m\n        alertname: \"SloErrorBudgetBurn\"\n        exp_alerts: []\n", clean + 136);
     assert!(good.contains(&needle));
-    let with = good.replace(&needle, &good[good.find(&format!("      - eval_time: {}m\n", clean + 137)).unwrap()..good.find(&format!("      - eval_time: {}m\n", clean + 138)).unwrap()].replace(&format!("{}m", clean + 137), &format!("{}m", clean + 136)));
+    let with = good.replace(
+        &needle,
+        &good[good.find(&format!("      - eval_time: {}m\n", clean + 137)).unwrap()
+            ..good.find(&format!("      - eval_time: {}m\n", clean + 138)).unwrap()]
+            .replace(&format!("{}m", clean + 137), &format!("{}m", clean + 136)),
+    );
     std::fs::write(dir.join("t.yml"), with).unwrap();
     let out = Command::new(tool).args(["test", "rules", "t.yml"]).current_dir(&dir).output().unwrap();
     assert!(!out.status.success(), "promtool accepted an alert at minute 136");

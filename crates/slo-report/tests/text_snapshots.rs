@@ -20,12 +20,16 @@ const T0: i64 = 1_704_067_200_000_000_000;
 const CHECK_RUN: &str = "20240101T000000Z-check1";
 const BASE_RUN: &str = "20240101T000000Z-base01";
 const CAND_RUN: &str = "20240101T010000Z-cand02";
-const FORMATS: [(Format, &str); 4] = [(Format::Table, "table"), (Format::Json, "json"), (Format::Markdown, "markdown"), (Format::Junit, "junit")];
+const FORMATS: [(Format, &str); 4] =
+    [(Format::Table, "table"), (Format::Json, "json"), (Format::Markdown, "markdown"), (Format::Junit, "junit")];
 
 /// Replaces the run ids and the slo version with placeholders.
 fn redact(bytes: Vec<u8>) -> String {
     let s = String::from_utf8(bytes).expect("UTF-8 output");
-    s.replace(CHECK_RUN, "[run-id]").replace(BASE_RUN, "[baseline-id]").replace(CAND_RUN, "[candidate-id]").replace(env!("CARGO_PKG_VERSION"), "[version]")
+    s.replace(CHECK_RUN, "[run-id]")
+        .replace(BASE_RUN, "[baseline-id]")
+        .replace(CAND_RUN, "[candidate-id]")
+        .replace(env!("CARGO_PKG_VERSION"), "[version]")
 }
 
 // ---------------------------------------------------------------- check
@@ -66,7 +70,11 @@ fn check_report() -> CheckReport {
     let w = Duration::from_secs(30);
     let mut search = SloSpec::new("search p95 ≤ 190 ms", SloKind::Latency { percentile: 95.0 }, 190.0, w);
     search.filter = vec![("name".into(), "search".into())];
-    let slos = vec![SloSpec::new("availability", SloKind::Availability, 0.995, w), search, SloSpec::new("throughput", SloKind::Throughput, 9.0, w)];
+    let slos = vec![
+        SloSpec::new("availability", SloKind::Availability, 0.995, w),
+        search,
+        SloSpec::new("throughput", SloKind::Throughput, 9.0, w),
+    ];
     let reqs = check_requests();
     let plan = Plan {
         thresholds: &opts.thresholds.0,
@@ -210,7 +218,15 @@ fn compare_verdicts_follow_the_construction() {
     assert_eq!(v("health"), ChangeVerdict::Inconclusive, "12 requests < min_samples 30");
     assert_eq!(v("search"), ChangeVerdict::Regressed, "error rate 0.1 % → 1 %");
     assert_eq!(c.verdict, ChangeVerdict::Regressed);
-    let m = c.endpoints.iter().find(|e| e.name == "search").unwrap().metrics.iter().find(|m| m.metric == slo_analyze::compare::MetricKind::ErrorRate).unwrap();
+    let m = c
+        .endpoints
+        .iter()
+        .find(|e| e.name == "search")
+        .unwrap()
+        .metrics
+        .iter()
+        .find(|m| m.metric == slo_analyze::compare::MetricKind::ErrorRate)
+        .unwrap();
     assert_eq!(m.baseline, Some(0.001)); // 2 / 2000
     assert_eq!(m.candidate, Some(0.01)); // 20 / 2000
 }

@@ -23,7 +23,10 @@ fn main() {
     for (label, opts) in [
         ("scan all (metric,time,value only)", ScanOptions { tag_keys: Some(vec![]), ..Default::default() }),
         ("scan all, all tag columns", ScanOptions::default()),
-        ("scan http_req_duration, tag name", ScanOptions { metrics: Some(vec!["http_req_duration".into()]), tag_keys: Some(vec!["name".into()]), ..Default::default() }),
+        (
+            "scan http_req_duration, tag name",
+            ScanOptions { metrics: Some(vec!["http_req_duration".into()]), tag_keys: Some(vec!["name".into()]), ..Default::default() },
+        ),
     ] {
         let t0 = Instant::now();
         let mut sum = 0.0f64;

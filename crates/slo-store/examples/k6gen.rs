@@ -54,11 +54,7 @@ fn main() {
                 "counter" | "rate" => (status != "200") as u8 as f64,
                 _ => (rnd() % 10_000_000) as f64 / 1000.0,
             };
-            let t = if m.starts_with("iteration") {
-                r#"{"group":"","scenario":"default"}"#.to_string()
-            } else {
-                tags.clone()
-            };
+            let t = if m.starts_with("iteration") { r#"{"group":"","scenario":"default"}"#.to_string() } else { tags.clone() };
             writeln!(w, r#"{{"metric":"{m}","type":"Point","data":{{"time":"{time}","value":{v},"tags":{t}}}}}"#).unwrap();
             n += 1;
         }

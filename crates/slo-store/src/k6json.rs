@@ -386,12 +386,7 @@ impl<'p> Merge<'p> {
             }
             if let Some(old) = self.s.metrics.get(&info.name) {
                 if old.kind != info.kind {
-                    let msg = format!(
-                        "metric {:?} declared as {} but was {} before",
-                        info.name,
-                        info.kind.as_str(),
-                        old.kind.as_str()
-                    );
+                    let msg = format!("metric {:?} declared as {} but was {} before", info.name, info.kind.as_str(), old.kind.as_str());
                     self.skip_line(base + line, msg)?;
                     continue;
                 }
@@ -438,10 +433,7 @@ impl<'p> Merge<'p> {
             }
         }
         if let Some((line, m)) = first_bad {
-            return Err(self.bad(
-                line,
-                format!("metric {m:?} has no \"Metric\" line in the file and is not a k6 built-in metric"),
-            ));
+            return Err(self.bad(line, format!("metric {m:?} has no \"Metric\" line in the file and is not a k6 built-in metric")));
         }
         Ok(self.s)
     }
@@ -598,9 +590,7 @@ fn parse_line<'de>(line: &'de [u8], tags: &mut TagVec<'de>) -> Result<Parsed<'de
                 (None, None) => return Err("Metric line has no data.name".into()),
             };
             if !valid_metric_name(&name) {
-                return Err(format!(
-                    "invalid metric name {name:?}: k6 needs 2-128 ASCII letters, digits or _, not starting with a digit"
-                ));
+                return Err(format!("invalid metric name {name:?}: k6 needs 2-128 ASCII letters, digits or _, not starting with a digit"));
             }
             let ty = data.mtype.ok_or("Metric data has no \"type\"")?.0;
             let kind = MetricType::parse(&ty).ok_or_else(|| format!("unknown metric type {ty:?}"))?;

@@ -31,18 +31,8 @@ use crate::error::StoreError;
 
 /// k6's common tags, each stored in its own nullable `Utf8` column (in this order, after
 /// `metric`, `time`, `value`). Every other tag goes into the `tags` JSON column.
-pub const FIXED_TAGS: [&str; 10] = [
-    "scenario",
-    "group",
-    "name",
-    "method",
-    "status",
-    "url",
-    "expected_response",
-    "error_code",
-    "proto",
-    "check",
-];
+pub const FIXED_TAGS: [&str; 10] =
+    ["scenario", "group", "name", "method", "status", "url", "expected_response", "error_code", "proto", "check"];
 
 /// Number of fixed tag columns.
 pub(crate) const N_FIXED: usize = FIXED_TAGS.len();
@@ -96,8 +86,7 @@ fn writer_properties() -> WriterProperties {
     for t in FIXED_TAGS.iter().chain([&EXTRA_TAGS_COLUMN]) {
         b = b.set_column_statistics_enabled(ColumnPath::from(*t), EnabledStatistics::None);
     }
-    b
-        .set_compression(Compression::SNAPPY)
+    b.set_compression(Compression::SNAPPY)
         .set_dictionary_enabled(true)
         // Times and values are nearly all distinct: a dictionary would only be abandoned.
         .set_column_dictionary_enabled(ColumnPath::from("time"), false)
@@ -150,13 +139,7 @@ impl BatchBuilder {
 
     /// Appends one point. For a key given twice in `tags`, the later value wins.
     /// Returns whether `metric` is new to this batch.
-    pub(crate) fn push<K: AsRef<str>, V: AsRef<str>>(
-        &mut self,
-        metric: &str,
-        time_ns: i64,
-        value: f64,
-        tags: &[(K, V)],
-    ) -> bool {
+    pub(crate) fn push<K: AsRef<str>, V: AsRef<str>>(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(K, V)]) -> bool {
         let mut new_metric = false;
         let key = if self.last_metric >= 0 && self.metric_dict[self.last_metric as usize] == metric {
             self.last_metric
@@ -228,8 +211,7 @@ impl BatchBuilder {
         self.metric_index.clear();
         self.last_metric = -1;
         let metric = DictionaryArray::<Int32Type>::try_new(keys, dict).expect("metric keys index the dictionary");
-        let time = TimestampNanosecondArray::from(std::mem::replace(&mut self.time, Vec::with_capacity(BATCH_ROWS)))
-            .with_timezone("UTC");
+        let time = TimestampNanosecondArray::from(std::mem::replace(&mut self.time, Vec::with_capacity(BATCH_ROWS))).with_timezone("UTC");
         let value = Float64Array::from(std::mem::replace(&mut self.value, Vec::with_capacity(BATCH_ROWS)));
         let mut cols: Vec<ArrayRef> = vec![Arc::new(metric), Arc::new(time), Arc::new(value)];
         for b in &mut self.tag_cols {

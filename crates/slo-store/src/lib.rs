@@ -10,13 +10,15 @@
 #![deny(missing_docs)]
 
 pub mod error;
-#[cfg(feature = "influxdb")] pub mod influx;
 mod fastline;
+#[cfg(feature = "influxdb")]
+pub mod influx;
 mod json;
 pub mod k6json;
 pub mod layout;
 pub mod local;
-#[cfg(feature = "prometheus")] pub mod prometheus;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod scan;
 pub mod secret;
 pub mod time;

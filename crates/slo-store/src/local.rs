@@ -97,8 +97,7 @@ impl LocalStore {
     fn load_meta(&self, run_dir: &Path) -> Result<RunMeta, StoreError> {
         let p = run_dir.join(RUN_FILE);
         let text = fs::read_to_string(&p).map_err(|e| StoreError::io(&p, e))?;
-        let mut meta: RunMeta =
-            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt { path: p.clone(), msg: e.to_string() })?;
+        let mut meta: RunMeta = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt { path: p.clone(), msg: e.to_string() })?;
         if meta.status == RunStatus::Running {
             let (points, min, max) = footer_stats(&part_files_in(run_dir)?)?;
             meta.points = points;

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, TimestampNanosecondType, Float64Type};
+use arrow_array::types::{Float64Type, Int32Type, TimestampNanosecondType};
 use arrow_array::{Array, DictionaryArray, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
@@ -129,12 +129,7 @@ impl LocalStore {
     /// Delivers the run's points to `visitor` in file order (parts in number order, rows
     /// in arrival order), filtered by `opts`. Decoding runs on a second thread. Errors:
     /// a part that cannot be read or does not have the store's columns, naming the file.
-    pub fn scan<V: PointVisitor + ?Sized>(
-        &self,
-        meta: &RunMeta,
-        opts: &ScanOptions,
-        visitor: &mut V,
-    ) -> Result<ScanStats, StoreError> {
+    pub fn scan<V: PointVisitor + ?Sized>(&self, meta: &RunMeta, opts: &ScanOptions, visitor: &mut V) -> Result<ScanStats, StoreError> {
         let parts = self.part_files(meta)?;
         let mut stats = ScanStats::default();
         let from = opts.from_ns.unwrap_or(i64::MIN);
@@ -156,8 +151,8 @@ impl LocalStore {
                     let r = (|| -> Result<(), StoreError> {
                         let f = File::open(path).map_err(|e| StoreError::io(path, e))?;
                         let options = ArrowReaderOptions::new();
-                        let b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options)
-                            .map_err(|e| StoreError::parquet(path, e))?;
+                        let b =
+                            ParquetRecordBatchReaderBuilder::try_new_with_options(f, options).map_err(|e| StoreError::parquet(path, e))?;
                         let pschema = b.parquet_schema();
                         let mut idx = Vec::new();
                         for name in col_names {
@@ -241,10 +236,7 @@ impl LocalStore {
         let mut out = Vec::new();
         let keys: Vec<String> = FIXED_TAGS.iter().map(|s| s.to_string()).collect();
         let mut v = |metric: &str, t: i64, value: f64, tags: &dyn TagLookup| {
-            let mut pairs: Vec<(String, String)> = keys
-                .iter()
-                .filter_map(|k| tags.tag(k).map(|v| (k.clone(), v.to_string())))
-                .collect();
+            let mut pairs: Vec<(String, String)> = keys.iter().filter_map(|k| tags.tag(k).map(|v| (k.clone(), v.to_string()))).collect();
             if let Some(all) = tags.tag(ALL_EXTRA_KEY) {
                 if let Some(extra) = parse_tag_object(all) {
                     pairs.extend(extra.into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())));
@@ -280,27 +272,17 @@ fn visit_batch<V: PointVisitor + ?Sized>(
     let n = batch.num_rows();
     stats.rows_read += n as u64;
     let col = |name: &str| batch.column_by_name(name).ok_or_else(|| corrupt(path, format!("part has no column {name:?}")));
-    let metric = col("metric")?
-        .as_dictionary_opt::<Int32Type>()
-        .ok_or_else(|| corrupt(path, "column \"metric\" is not a string dictionary"))?;
-    let mnames = metric
-        .values()
-        .as_string_opt::<i32>()
-        .ok_or_else(|| corrupt(path, "column \"metric\" is not a string dictionary"))?;
+    let metric =
+        col("metric")?.as_dictionary_opt::<Int32Type>().ok_or_else(|| corrupt(path, "column \"metric\" is not a string dictionary"))?;
+    let mnames = metric.values().as_string_opt::<i32>().ok_or_else(|| corrupt(path, "column \"metric\" is not a string dictionary"))?;
     let names: Vec<&str> = (0..mnames.len()).map(|i| mnames.value(i)).collect();
-    let wanted: Vec<bool> = names
-        .iter()
-        .map(|nm| opts.metrics.as_ref().is_none_or(|ms| ms.iter().any(|m| m == nm)))
-        .collect();
+    let wanted: Vec<bool> = names.iter().map(|nm| opts.metrics.as_ref().is_none_or(|ms| ms.iter().any(|m| m == nm))).collect();
     let mkeys = metric.keys().values();
     let times = col("time")?
         .as_primitive_opt::<TimestampNanosecondType>()
         .ok_or_else(|| corrupt(path, "column \"time\" is not a ns timestamp"))?
         .values();
-    let values = col("value")?
-        .as_primitive_opt::<Float64Type>()
-        .ok_or_else(|| corrupt(path, "column \"value\" is not float64"))?
-        .values();
+    let values = col("value")?.as_primitive_opt::<Float64Type>().ok_or_else(|| corrupt(path, "column \"value\" is not float64"))?.values();
     let mut tags: [Option<TagCol>; N_FIXED] = Default::default();
     for (i, k) in FIXED_TAGS.iter().enumerate() {
         if let Some(a) = batch.column_by_name(k) {

@@ -1,5 +1,5 @@
 //! Tests of the local store and the k6 NDJSON import against the fixtures copied from
-//! /work/shared/cases (05: hand-written edge cases, 01: real k6 v1.1.0 output).
+//! ../shared/cases (05: hand-written edge cases, 01: real k6 v1.1.0 output).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -7,9 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use slo_model::{MetricInfo, MetricType, Point, RunId, RunMeta, RunStatus, TagLookup, Tags, ValueType};
-use slo_store::{
-    import_k6_json, ImportOptions, LocalStore, RunEnd, RunState, ScanOptions, StoreError, ALL_EXTRA_KEY,
-};
+use slo_store::{import_k6_json, ImportOptions, LocalStore, RunEnd, RunState, ScanOptions, StoreError, ALL_EXTRA_KEY};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -184,10 +182,7 @@ fn builtin_metric_without_declaration_gets_builtin_type() {
     .unwrap();
     let rep = import_k6_json(&store, &input, ImportOptions::default()).unwrap();
     assert_eq!(rep.points, 2);
-    assert_eq!(
-        rep.run.metrics,
-        vec![MetricInfo { name: "http_req_failed".into(), kind: MetricType::Rate, contains: ValueType::Default }]
-    );
+    assert_eq!(rep.run.metrics, vec![MetricInfo { name: "http_req_failed".into(), kind: MetricType::Rate, contains: ValueType::Default }]);
     assert_eq!(rep.run.duration_s, Some(1.5));
 }
 
@@ -321,7 +316,8 @@ fn writer_round_trip_with_custom_tags_and_filters() {
     assert_eq!(back, input);
 
     // metric filter + time window [2000, 3000)
-    let opts = ScanOptions { metrics: Some(vec!["resp".into(), "vus".into()]), from_ns: Some(2_000), to_ns: Some(3_000), ..Default::default() };
+    let opts =
+        ScanOptions { metrics: Some(vec!["resp".into(), "vus".into()]), from_ns: Some(2_000), to_ns: Some(3_000), ..Default::default() };
     let got: Vec<(String, i64)> = store.read_points(&m, &opts).unwrap().into_iter().map(|p| (p.metric, p.time_ns)).collect();
     assert_eq!(got, [("resp".to_string(), 2_000), ("vus".to_string(), 2_500)]);
 
@@ -483,7 +479,22 @@ fn part_file_layout_is_plain_parquet() {
     let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
     assert_eq!(
         names,
-        ["metric", "time", "value", "scenario", "group", "name", "method", "status", "url", "expected_response", "error_code", "proto", "check", "tags"]
+        [
+            "metric",
+            "time",
+            "value",
+            "scenario",
+            "group",
+            "name",
+            "method",
+            "status",
+            "url",
+            "expected_response",
+            "error_code",
+            "proto",
+            "check",
+            "tags"
+        ]
     );
     let time = schema.column(1);
     assert_eq!(time.physical_type(), PhysicalType::INT64);

@@ -160,7 +160,14 @@ pub struct BootstrapInterval {
 /// ends are k6-interpolated quantiles ([`percentile_sorted`]) at `alpha/2` and
 /// `1 − alpha/2` of the sorted replicates. Each side is resampled independently with its
 /// own size. `None` when a sample is empty or `resamples` is 0.
-pub fn percentile_difference(baseline: &[f64], candidate: &[f64], pct: f64, alpha: f64, resamples: usize, seed: u64) -> Option<BootstrapInterval> {
+pub fn percentile_difference(
+    baseline: &[f64],
+    candidate: &[f64],
+    pct: f64,
+    alpha: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<BootstrapInterval> {
     if baseline.is_empty() || candidate.is_empty() || resamples == 0 {
         return None;
     }

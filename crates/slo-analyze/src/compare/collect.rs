@@ -165,7 +165,8 @@ pub fn chart_window_s(span_s: f64) -> f64 {
 /// Pairs the endpoints of two runs by name (an endpoint missing from one run gets an
 /// empty side, which makes it inconclusive rather than silently dropped).
 pub fn endpoint_inputs<'a>(baseline: &'a RunData, candidate: &'a RunData) -> Vec<EndpointInput<'a>> {
-    static EMPTY: EndpointData = EndpointData { latency_ms: Vec::new(), latency_time_ns: Vec::new(), requests: 0, failed: 0, failed_time_ns: Vec::new() };
+    static EMPTY: EndpointData =
+        EndpointData { latency_ms: Vec::new(), latency_time_ns: Vec::new(), requests: 0, failed: 0, failed_time_ns: Vec::new() };
     let mut names: Vec<&String> = baseline.endpoints.keys().chain(candidate.endpoints.keys()).collect();
     names.sort();
     names.dedup();

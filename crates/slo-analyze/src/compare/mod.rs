@@ -258,17 +258,32 @@ pub struct CompareOptions {
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions { alpha: 0.05, min_samples: 30, tolerances: Tolerances::default(), resamples: 1000, seed: 0x5EED, mann_whitney: MwMethod::Auto }
+        CompareOptions {
+            alpha: 0.05,
+            min_samples: 30,
+            tolerances: Tolerances::default(),
+            resamples: 1000,
+            seed: 0x5EED,
+            mann_whitney: MwMethod::Auto,
+        }
     }
 }
 
 impl CompareOptions {
     fn validate(&self) -> Result<(), CompareError> {
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(CompareError::InvalidOption { option: "alpha", value: self.alpha.to_string(), why: "expected a number strictly between 0 and 1" });
+            return Err(CompareError::InvalidOption {
+                option: "alpha",
+                value: self.alpha.to_string(),
+                why: "expected a number strictly between 0 and 1",
+            });
         }
         if self.resamples == 0 {
-            return Err(CompareError::InvalidOption { option: "resamples", value: "0".into(), why: "expected at least 1 bootstrap replicate" });
+            return Err(CompareError::InvalidOption {
+                option: "resamples",
+                value: "0".into(),
+                why: "expected at least 1 bootstrap replicate",
+            });
         }
         for (name, t) in [
             ("tolerance.latency_median", self.tolerances.latency_median),
@@ -610,7 +625,10 @@ fn metric(kind: MetricKind, n: Numbers, opts: &CompareOptions) -> MetricComparis
 fn decide(m: &mut MetricComparison, opts: &CompareOptions) {
     let min = opts.min_samples;
     let (verdict, reason) = if m.baseline_n < min || m.candidate_n < min {
-        (ChangeVerdict::Inconclusive, format!("too few samples: baseline {}, candidate {} (at least {min} per side needed)", m.baseline_n, m.candidate_n))
+        (
+            ChangeVerdict::Inconclusive,
+            format!("too few samples: baseline {}, candidate {} (at least {min} per side needed)", m.baseline_n, m.candidate_n),
+        )
     } else if let Some(i) = m.interval {
         let b = m.tolerance;
         let (lo, hi) = (i.lower, i.upper);
@@ -637,7 +655,10 @@ fn decide(m: &mut MetricComparison, opts: &CompareOptions) {
                 Ok(()) => (v, format!("{span} lies entirely beyond the tolerance ±{b:.6} on the {word} side")),
                 Err(p) => (
                     ChangeVerdict::Inconclusive,
-                    format!("{span} lies beyond the tolerance ±{b:.6} on the {word} side, but the Holm-adjusted p-value {p:.4} is not below {}", opts.alpha),
+                    format!(
+                        "{span} lies beyond the tolerance ±{b:.6} on the {word} side, but the Holm-adjusted p-value {p:.4} is not below {}",
+                        opts.alpha
+                    ),
                 ),
             }
         } else {
@@ -656,11 +677,23 @@ fn sorted(name: &str, side: &'static str, v: &[f64]) -> Result<SortedSample, Com
 
 fn check_counts(name: &str, side: &'static str, s: &Sample<'_>) -> Result<(), CompareError> {
     if s.failed_requests > s.requests {
-        return Err(CompareError::CountsInconsistent { endpoint: name.into(), side, what: "failed requests", count: s.failed_requests, total: s.requests });
+        return Err(CompareError::CountsInconsistent {
+            endpoint: name.into(),
+            side,
+            what: "failed requests",
+            count: s.failed_requests,
+            total: s.requests,
+        });
     }
     if let Some(c) = s.checks {
         if c.passes > c.total {
-            return Err(CompareError::CountsInconsistent { endpoint: name.into(), side, what: "passed checks", count: c.passes, total: c.total });
+            return Err(CompareError::CountsInconsistent {
+                endpoint: name.into(),
+                side,
+                what: "passed checks",
+                count: c.passes,
+                total: c.total,
+            });
         }
     }
     Ok(())
@@ -671,7 +704,11 @@ fn proportion(bad: u64, total: u64) -> Option<f64> {
 }
 
 /// Computes every metric of one endpoint; verdicts are left for [`decide`].
-fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts: &CompareOptions) -> Result<Vec<MetricComparison>, CompareError> {
+fn endpoint_numbers(
+    input: &EndpointInput<'_>,
+    runs: (&RunSide, &RunSide),
+    opts: &CompareOptions,
+) -> Result<Vec<MetricComparison>, CompareError> {
     let name = input.name.as_str();
     let (b, c) = (&input.baseline, &input.candidate);
     check_counts(name, "baseline", b)?;
@@ -690,7 +727,8 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
     // band (inside it, the narrower one is too; wholly outside, equivalence is out of
     // reach): its order statistics cost O((n + m)·log) each, so skip it otherwise.
     let band = band_of(MetricKind::LatencyMedian, med_b, opts);
-    let straddles = hl.and_then(|h| Some((h.lower?, h.upper?))).is_some_and(|(lo, hi)| !(lo >= -band && hi <= band) && lo <= band && hi >= -band);
+    let straddles =
+        hl.and_then(|h| Some((h.lower?, h.upper?))).is_some_and(|(lo, hi)| !(lo >= -band && hi <= band) && lo <= band && hi >= -band);
     let hl_eq = if straddles { stats::hodges_lehmann(&xb, &xc, 2.0 * opts.alpha, exact) } else { None };
     out.push(metric(
         MetricKind::LatencyMedian,
@@ -712,8 +750,16 @@ fn endpoint_numbers(input: &EndpointInput<'_>, runs: (&RunSide, &RunSide), opts:
     // p95 / p99: percentile bootstrap.
     for (kind, pct, tag) in [(MetricKind::LatencyP95, 0.95, 95u64), (MetricKind::LatencyP99, 0.99, 99u64)] {
         let pb = percentile_sorted(xb.values(), pct);
-        let boot = bootstrap::percentile_difference(xb.values(), xc.values(), pct, opts.alpha, opts.resamples, stream_seed(opts.seed, name, tag));
-        let boot_eq = bootstrap::percentile_difference(xb.values(), xc.values(), pct, 2.0 * opts.alpha, opts.resamples, stream_seed(opts.seed, name, tag));
+        let boot =
+            bootstrap::percentile_difference(xb.values(), xc.values(), pct, opts.alpha, opts.resamples, stream_seed(opts.seed, name, tag));
+        let boot_eq = bootstrap::percentile_difference(
+            xb.values(),
+            xc.values(),
+            pct,
+            2.0 * opts.alpha,
+            opts.resamples,
+            stream_seed(opts.seed, name, tag),
+        );
         out.push(metric(
             kind,
             Numbers {
@@ -962,7 +1008,10 @@ mod tests {
         let r = compare(&input, &opts()).unwrap();
         let ms = &r.endpoints[0].metrics;
         // No throughput without both durations; checks only when both sides have them.
-        assert_eq!(ms.iter().map(|m| m.metric).collect::<Vec<_>>(), [MetricKind::LatencyMedian, MetricKind::LatencyP95, MetricKind::LatencyP99, MetricKind::ErrorRate]);
+        assert_eq!(
+            ms.iter().map(|m| m.metric).collect::<Vec<_>>(),
+            [MetricKind::LatencyMedian, MetricKind::LatencyP95, MetricKind::LatencyP99, MetricKind::ErrorRate]
+        );
         assert!(ms.iter().all(|m| m.verdict == ChangeVerdict::Inconclusive && m.candidate.is_none()));
         assert!(ms[0].reason.contains("too few samples: baseline 50, candidate 0"), "{}", ms[0].reason);
         assert_eq!(r.verdict, ChangeVerdict::Inconclusive);
@@ -971,7 +1020,11 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         let v = [1.0, f64::NAN];
-        let e = EndpointInput { name: "GET /x".into(), baseline: Sample { latency_ms: &v, ..Default::default() }, candidate: Sample::default() };
+        let e = EndpointInput {
+            name: "GET /x".into(),
+            baseline: Sample { latency_ms: &v, ..Default::default() },
+            candidate: Sample::default(),
+        };
         let input = ComparisonInput {
             baseline: RunSide { id: "a".into(), duration_s: None },
             candidate: RunSide { id: "b".into(), duration_s: None },

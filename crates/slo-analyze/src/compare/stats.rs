@@ -159,7 +159,8 @@ pub fn normal_quantile(p: f64) -> f64 {
         -3.066479806614716e+01,
         2.506628277459239e+00,
     ];
-    const B: [f64; 5] = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
+    const B: [f64; 5] =
+        [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
     const C: [f64; 6] = [
         -7.784894002430293e-03,
         -3.223964580411365e-01,
@@ -296,7 +297,7 @@ pub fn mann_whitney_null_counts(m: usize, n: usize) -> Option<Vec<i128>> {
     for i in 1..=m {
         let a = n + i;
         let deg = i * n; // degree after this factor
-        // × (1 − q^a): descending so c[k − a] is still the old coefficient.
+                         // × (1 − q^a): descending so c[k − a] is still the old coefficient.
         for k in (a..=deg.min(cells)).rev() {
             c[k] -= c[k - a];
         }
@@ -462,7 +463,11 @@ impl<'a> PairDiffs<'a> {
                 let (vlo, vhi) = (unkey(lo), unkey(hi));
                 let f = (k - c_lo) as f64 / (c_hi - c_lo) as f64;
                 let g = vlo + (vhi - vlo) * f;
-                if g.is_finite() { key(g).clamp(lo + 1, hi - 1) } else { bisect }
+                if g.is_finite() {
+                    key(g).clamp(lo + 1, hi - 1)
+                } else {
+                    bisect
+                }
             } else {
                 bisect
             };
@@ -605,11 +610,7 @@ pub fn hodges_lehmann(x: &SortedSample, y: &SortedSample, alpha: f64, exact: boo
         (a + b) / 2.0
     };
     let (c, critical, achieved_level) = moses_critical_value(x.len(), y.len(), alpha, exact);
-    let (lower, upper) = if c >= 1 && c <= nm + 1 - c {
-        (Some(d.kth(c)), Some(d.kth(nm + 1 - c)))
-    } else {
-        (None, None)
-    };
+    let (lower, upper) = if c >= 1 && c <= nm + 1 - c { (Some(d.kth(c)), Some(d.kth(nm + 1 - c))) } else { (None, None) };
     Some(HodgesLehmann { estimate, lower, upper, c, critical, achieved_level })
 }
 

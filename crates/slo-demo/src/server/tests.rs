@@ -22,10 +22,7 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -33,9 +30,7 @@ impl Client {
     fn connect(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Client {
-            reader: BufReader::new(s),
-        }
+        Client { reader: BufReader::new(s) }
     }
 
     fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> Reply {
@@ -66,11 +61,7 @@ impl Client {
             .expect("content-length");
         let mut buf = vec![0; len];
         self.reader.read_exact(&mut buf).unwrap();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8(buf).unwrap(),
-        }
+        Reply { status, headers, body: String::from_utf8(buf).unwrap() }
     }
 
     fn get(&mut self, path: &str) -> Reply {
@@ -87,18 +78,11 @@ fn every_route_answers_with_the_documented_status_and_shape() {
     let server = start(DemoConfig::fast());
     let mut c = Client::connect(server.addr);
 
-    let r = c.request(
-        "POST",
-        "/auth/login",
-        Some(r#"{"username":"user1","password":"password"}"#),
-    );
+    let r = c.request("POST", "/auth/login", Some(r#"{"username":"user1","password":"password"}"#));
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["token"].as_str().unwrap().len(), 32);
     assert_eq!(r.json()["user"], "user1");
-    assert_eq!(
-        c.request("POST", "/auth/login", Some("not json")).status,
-        400
-    );
+    assert_eq!(c.request("POST", "/auth/login", Some("not json")).status, 400);
     assert_eq!(c.get("/auth/login").status, 405);
 
     let r = c.get("/api/products");
@@ -119,17 +103,10 @@ fn every_route_answers_with_the_documented_status_and_shape() {
     assert_eq!(c.get("/api/products/abc").status, 404);
     assert_eq!(c.get("/api/products/1/reviews").status, 404);
 
-    let r = c.request(
-        "POST",
-        "/api/cart",
-        Some(r#"{"product_id":1,"quantity":1}"#),
-    );
+    let r = c.request("POST", "/api/cart", Some(r#"{"product_id":1,"quantity":1}"#));
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["cart_id"], 1);
-    assert_eq!(
-        c.request("POST", "/api/cart", Some("{}")).json()["cart_id"],
-        2
-    );
+    assert_eq!(c.request("POST", "/api/cart", Some("{}")).json()["cart_id"], 2);
 
     assert_eq!(c.get("/admin/dashboard").status, 200);
     let r = c.get("/health");
@@ -141,25 +118,9 @@ fn every_route_answers_with_the_documented_status_and_shape() {
     // product_detail 5 (2×200, 3×404), cart 2, admin 1, health 1, not_found 3
     // (`/api/products/1/reviews`, `/nope`, `/`).
     let snap = server.stats();
-    assert_eq!(
-        snap.route(Route::Login),
-        crate::RouteCounts {
-            requests: 3,
-            status_2xx: 1,
-            status_4xx: 2,
-            status_5xx: 0
-        }
-    );
+    assert_eq!(snap.route(Route::Login), crate::RouteCounts { requests: 3, status_2xx: 1, status_4xx: 2, status_5xx: 0 });
     assert_eq!(snap.route(Route::Products).requests, 1);
-    assert_eq!(
-        snap.route(Route::ProductDetail),
-        crate::RouteCounts {
-            requests: 5,
-            status_2xx: 2,
-            status_4xx: 3,
-            status_5xx: 0
-        }
-    );
+    assert_eq!(snap.route(Route::ProductDetail), crate::RouteCounts { requests: 5, status_2xx: 2, status_4xx: 3, status_5xx: 0 });
     assert_eq!(snap.route(Route::Cart).status_2xx, 2);
     assert_eq!(snap.route(Route::AdminDashboard).requests, 1);
     assert_eq!(snap.route(Route::Health).requests, 1);
@@ -192,11 +153,7 @@ fn a_fixed_50ms_route_takes_at_least_50ms_and_health_does_not_wait() {
     }
     let t = Instant::now();
     assert_eq!(c.get("/health").status, 200);
-    assert!(
-        t.elapsed() < Duration::from_millis(40),
-        "health took {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_millis(40), "health took {:?}", t.elapsed());
 }
 
 #[test]
@@ -210,15 +167,7 @@ fn error_rate_one_always_gives_500_and_zero_never() {
         assert_eq!(c.request("POST", "/api/cart", Some("{}")).status, 500);
         assert_eq!(c.get("/api/products").status, 200);
     }
-    assert_eq!(
-        c.request(
-            "POST",
-            "/auth/login",
-            Some(r#"{"username":"a","password":"b"}"#)
-        )
-        .status,
-        500
-    );
+    assert_eq!(c.request("POST", "/auth/login", Some(r#"{"username":"a","password":"b"}"#)).status, 500);
     assert_eq!(c.get("/health").status, 200);
     let snap = server.stats();
     assert_eq!(snap.route(Route::Cart).status_5xx, 20);
@@ -232,9 +181,7 @@ fn a_partial_error_rate_is_near_its_probability() {
     let server = start(cfg);
     let mut c = Client::connect(server.addr);
     let n = 2000;
-    let fails = (0..n)
-        .filter(|_| c.get("/api/products").status == 500)
-        .count();
+    let fails = (0..n).filter(|_| c.get("/api/products").status == 500).count();
     // Binomial(2000, 0.3): mean 600, sd ≈ 20.5; ±5 sd.
     assert!((497..=703).contains(&fails), "{fails} failures of {n}");
 }
@@ -260,11 +207,7 @@ fn stop_closes_the_port_and_drop_does_too() {
     assert_eq!(c.get("/health").status, 200);
     let t = Instant::now();
     server.stop().unwrap();
-    assert!(
-        t.elapsed() < Duration::from_secs(3),
-        "stop took {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(3), "stop took {:?}", t.elapsed());
     assert!(TcpStream::connect(addr).is_err());
 
     let addr = {
@@ -294,44 +237,27 @@ fn concurrent_clients_are_all_counted() {
 
 #[test]
 fn async_serve_stops_when_its_shutdown_future_completes() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(Stats::new());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve_with_stats(
-            listener,
-            DemoConfig::fast(),
-            Arc::clone(&stats),
-            async {
-                let _ = rx.await;
-            },
-        ));
-        let body = tokio::task::spawn_blocking(move || Client::connect(addr).get("/health").body)
-            .await
-            .unwrap();
+        let task = tokio::spawn(serve_with_stats(listener, DemoConfig::fast(), Arc::clone(&stats), async {
+            let _ = rx.await;
+        }));
+        let body = tokio::task::spawn_blocking(move || Client::connect(addr).get("/health").body).await.unwrap();
         assert_eq!(body, "ok");
         assert_eq!(stats.snapshot().route(Route::Health).requests, 1);
         tx.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(3), task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(3), task).await.unwrap().unwrap().unwrap();
     });
 }
 
 #[test]
 fn start_works_from_inside_an_async_runtime() {
     // DemoServer owns its runtime on its own thread, so an async caller can start it too.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let server = rt.block_on(async { start(DemoConfig::fast()) });
     let mut c = Client::connect(server.addr);
     assert_eq!(c.get("/health").status, 200);

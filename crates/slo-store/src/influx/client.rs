@@ -30,7 +30,10 @@ pub(crate) enum WriteResult {
     /// The server refused the batch (a 4xx other than 404/408/429).
     Rejected(String),
     /// Every attempt failed with a connection error or a retryable status.
-    GaveUp { msg: String, network: bool },
+    GaveUp {
+        msg: String,
+        network: bool,
+    },
 }
 
 #[derive(Clone)]
@@ -81,11 +84,7 @@ impl Client {
         }
         match req.call() {
             Ok(r) if r.status().is_success() => Ok(()),
-            Ok(mut r) => Err(InfluxError::Http {
-                url: self.url(),
-                status: r.status().as_u16(),
-                body: self.body_snippet(r.body_mut()),
-            }),
+            Ok(mut r) => Err(InfluxError::Http { url: self.url(), status: r.status().as_u16(), body: self.body_snippet(r.body_mut()) }),
             Err(e) => Err(InfluxError::Unreachable { url: self.url(), msg: self.net_msg(&e) }),
         }
     }
@@ -120,12 +119,8 @@ impl Client {
                     .map(Duration::from_secs);
                 let body = self.body_snippet(r.body_mut());
                 match status {
-                    404 if matches!(self.cfg.api, InfluxApi::V1 { .. }) && body.contains("database not found") => {
-                        Attempt::DbNotFound
-                    }
-                    408 | 429 | 500..=599 => {
-                        Attempt::Retry { retry_after, msg: format!("HTTP {status}: {body}"), network: false }
-                    }
+                    404 if matches!(self.cfg.api, InfluxApi::V1 { .. }) && body.contains("database not found") => Attempt::DbNotFound,
+                    408 | 429 | 500..=599 => Attempt::Retry { retry_after, msg: format!("HTTP {status}: {body}"), network: false },
                     _ => Attempt::Fatal { msg: format!("HTTP {status}: {body}") },
                 }
             }
@@ -195,12 +190,7 @@ impl Client {
 
     fn get_query(&self, q: &str, chunked: bool) -> Result<ureq::http::Response<ureq::Body>, InfluxError> {
         let url = format!("{}/query", self.cfg.base);
-        let mut req = self
-            .query_agent
-            .get(&url)
-            .query("db", self.cfg.query_db())
-            .query("epoch", "ns")
-            .query("q", q);
+        let mut req = self.query_agent.get(&url).query("db", self.cfg.query_db()).query("epoch", "ns").query("q", q);
         if let InfluxApi::V1 { rp: Some(rp), .. } = &self.cfg.api {
             req = req.query("rp", rp);
         }
@@ -246,7 +236,11 @@ impl Client {
     /// line, read as the caller asks for them.
     pub fn query_chunked(&self, q: &str) -> Result<ChunkReader, InfluxError> {
         let resp = self.get_query(q, true)?;
-        Ok(ChunkReader { reader: BufReader::with_capacity(256 * 1024, Box::new(resp.into_body().into_reader())), line: String::new(), client: self.clone() })
+        Ok(ChunkReader {
+            reader: BufReader::with_capacity(256 * 1024, Box::new(resp.into_body().into_reader())),
+            line: String::new(),
+            client: self.clone(),
+        })
     }
 
     pub fn query_error(&self, msg: impl Into<String>) -> InfluxError {
@@ -332,9 +326,8 @@ impl ChunkReader {
             if self.line.trim().is_empty() {
                 continue;
             }
-            let r: QueryResponse = serde_json::from_str(&self.line).map_err(|e| {
-                self.client.query_error(format!("chunk is not InfluxDB JSON: {e}"))
-            })?;
+            let r: QueryResponse =
+                serde_json::from_str(&self.line).map_err(|e| self.client.query_error(format!("chunk is not InfluxDB JSON: {e}")))?;
             r.check(&self.client)?;
             return Ok(Some(r));
         }

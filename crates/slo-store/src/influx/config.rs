@@ -176,10 +176,7 @@ impl InfluxConfig {
             if org.is_some() {
                 return Err(bad("`org=` without `bucket=`"));
             }
-            (
-                prefix,
-                InfluxApi::V1 { db, rp, user: p.user.clone(), password: p.password.clone().map(Secret::new) },
-            )
+            (prefix, InfluxApi::V1 { db, rp, user: p.user.clone(), password: p.password.clone().map(Secret::new) })
         };
         Ok(InfluxConfig {
             base: format!("{}://{}{}", p.scheme, p.hostport, prefix),
@@ -235,12 +232,9 @@ impl InfluxConfig {
                 }
                 u
             }
-            InfluxApi::V2 { org, bucket, .. } => format!(
-                "{}/api/v2/write?org={}&bucket={}&precision=ns",
-                self.base,
-                percent_encode(org),
-                percent_encode(bucket)
-            ),
+            InfluxApi::V2 { org, bucket, .. } => {
+                format!("{}/api/v2/write?org={}&bucket={}&precision=ns", self.base, percent_encode(org), percent_encode(bucket))
+            }
         }
     }
 
@@ -266,10 +260,9 @@ pub(crate) struct ParsedUrl {
 
 impl ParsedUrl {
     pub fn parse(url: &str) -> Result<ParsedUrl, InfluxError> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| InfluxError::Config {
-            url: redact_url(url),
-            msg: "expected http://host:port/database".into(),
-        })?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| InfluxError::Config { url: redact_url(url), msg: "expected http://host:port/database".into() })?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return Err(InfluxError::Config { url: redact_url(url), msg: format!("unsupported scheme `{scheme}` (http or https)") });

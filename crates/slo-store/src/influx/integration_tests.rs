@@ -15,8 +15,7 @@ use super::*;
 use crate::scan::ScanOptions;
 
 fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
 }
 
 fn free_port() -> u16 {
@@ -90,9 +89,9 @@ type Pt = (String, i64, f64, Vec<(String, String)>);
 fn collect(src: &InfluxSource, meta: &slo_model::RunMeta) -> Vec<Pt> {
     let mut got: Vec<Pt> = Vec::new();
     let mut v = |m: &str, t: i64, val: f64, tags: &dyn TagLookup| {
-        let keys = ["expected_response", "group", "method", "name", "scenario", "status", "url", "testid", "vu", "error_code", "check", "proto"];
-        let mut tv: Vec<(String, String)> =
-            keys.iter().filter_map(|k| tags.tag(k).map(|x| (k.to_string(), x.to_string()))).collect();
+        let keys =
+            ["expected_response", "group", "method", "name", "scenario", "status", "url", "testid", "vu", "error_code", "check", "proto"];
+        let mut tv: Vec<(String, String)> = keys.iter().filter_map(|k| tags.tag(k).map(|x| (k.to_string(), x.to_string()))).collect();
         tv.sort();
         got.push((m.to_string(), t, val, tv));
     };
@@ -241,7 +240,12 @@ fn ndjson_points(path: &Path) -> Vec<Pt> {
             .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
             .unwrap_or_default();
         tags.sort();
-        out.push((v["metric"].as_str().unwrap().to_string(), crate::time::parse_rfc3339_ns(d["time"].as_str().unwrap()).unwrap(), d["value"].as_f64().unwrap(), tags));
+        out.push((
+            v["metric"].as_str().unwrap().to_string(),
+            crate::time::parse_rfc3339_ns(d["time"].as_str().unwrap()).unwrap(),
+            d["value"].as_f64().unwrap(),
+            tags,
+        ));
     }
     out
 }
@@ -292,9 +296,24 @@ fn real_k6_into_influxd_reads_same_points_as_its_ndjson() {
     let mut got: Vec<Pt> = Vec::new();
     let mut v = |m: &str, t: i64, val: f64, tags: &dyn TagLookup| {
         // Ask for every key the NDJSON has, plus a few it must not have.
-        let keys = ["check", "error_code", "expected_response", "group", "method", "name", "proto", "scenario", "status", "testid", "url", "vu", "iter", "value", "time"];
-        let mut tv: Vec<(String, String)> =
-            keys.iter().filter_map(|k| tags.tag(k).map(|x| (k.to_string(), x.to_string()))).collect();
+        let keys = [
+            "check",
+            "error_code",
+            "expected_response",
+            "group",
+            "method",
+            "name",
+            "proto",
+            "scenario",
+            "status",
+            "testid",
+            "url",
+            "vu",
+            "iter",
+            "value",
+            "time",
+        ];
+        let mut tv: Vec<(String, String)> = keys.iter().filter_map(|k| tags.tag(k).map(|x| (k.to_string(), x.to_string()))).collect();
         tv.sort();
         got.push((m.to_string(), t, val, tv));
     };
@@ -321,15 +340,20 @@ fn throughput_to_real_influxd() {
     let names = ["login", "home", "cart", "search"];
     for i in 0..n {
         let name = names[(i % 4) as usize];
-        sink.write("http_req_duration", 1_795_000_000_000_000_000 + i * 10_000, (i % 977) as f64 * 0.37, &[
-            ("name", name),
-            ("method", "GET"),
-            ("status", "200"),
-            ("scenario", "default"),
-            ("group", ""),
-            ("expected_response", "true"),
-            ("url", "http://127.0.0.1:8080/api/items"),
-        ]);
+        sink.write(
+            "http_req_duration",
+            1_795_000_000_000_000_000 + i * 10_000,
+            (i % 977) as f64 * 0.37,
+            &[
+                ("name", name),
+                ("method", "GET"),
+                ("status", "200"),
+                ("scenario", "default"),
+                ("group", ""),
+                ("expected_response", "true"),
+                ("url", "http://127.0.0.1:8080/api/items"),
+            ],
+        );
     }
     let write_s = t0.elapsed().as_secs_f64();
     let rep = sink.close();

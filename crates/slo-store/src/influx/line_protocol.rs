@@ -16,7 +16,7 @@
 //!   f64 (`1`, `1.538383`), fields sorted by key together with the tag-fields;
 //! - the timestamp is in nanoseconds.
 //!
-//! Source of the rules: the lines k6 v1.1.0 wrote in `/work/shared/cases/06-…`
+//! Source of the rules: the lines k6 v1.1.0 wrote in `../shared/cases/06-…`
 //! (copied to `testdata/`), which the unit tests reproduce byte for byte.
 //!
 //! One deviation, for safety: a line feed or carriage return anywhere is written as the two
@@ -127,13 +127,7 @@ impl LineEncoder {
     /// An encoder that writes `tags_as_fields` as fields and adds `extra_tag` (e.g.
     /// `("testid", run id)`) to every point, replacing a tag of the same key.
     pub fn new(tags_as_fields: Vec<(String, FieldKind)>, extra_tag: Option<(String, String)>) -> Self {
-        LineEncoder {
-            tags_as_fields,
-            extra_tag,
-            unique: UniqueTimestamps::default(),
-            scratch_tags: Vec::new(),
-            scratch_fields: Vec::new(),
-        }
+        LineEncoder { tags_as_fields, extra_tag, unique: UniqueTimestamps::default(), scratch_tags: Vec::new(), scratch_fields: Vec::new() }
     }
 
     /// Timestamps moved to keep series unique so far.
@@ -150,14 +144,7 @@ impl LineEncoder {
     /// Appends one point as a line ending in `\n` and returns the timestamp written (ns),
     /// which differs from `time_ns` when the series already holds that instant. A point
     /// that cannot be written leaves `out` unchanged.
-    pub fn encode(
-        &mut self,
-        out: &mut String,
-        metric: &str,
-        time_ns: i64,
-        value: f64,
-        tags: &[(&str, &str)],
-    ) -> Result<i64, LineError> {
+    pub fn encode(&mut self, out: &mut String, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) -> Result<i64, LineError> {
         if metric.is_empty() {
             return Err(LineError::EmptyMetric);
         }
@@ -221,7 +208,13 @@ impl LineEncoder {
         let hash = fnv1a(out.as_bytes());
         out.push(' ');
         self.scratch_fields.push(EXTRA); // the `value` field
-        let fkey = |i: usize| -> &str { if i == EXTRA { "value" } else { tags[i].0 } };
+        let fkey = |i: usize| -> &str {
+            if i == EXTRA {
+                "value"
+            } else {
+                tags[i].0
+            }
+        };
         self.scratch_fields.sort_by(|a, b| fkey(*a).as_bytes().cmp(fkey(*b).as_bytes()).then(a.cmp(b)));
         dedup_keep_last(&mut self.scratch_fields, fkey);
         let mut suffix = String::new();

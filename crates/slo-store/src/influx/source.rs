@@ -61,9 +61,10 @@ impl Cursor {
     fn advance(&mut self, c: &Client) -> Result<bool, InfluxError> {
         loop {
             if let Some(row) = self.rows.next() {
-                let t = row.get(self.time_col).and_then(Value::as_i64).ok_or_else(|| {
-                    c.query_error(format!("measurement {:?}: a row without an integer time (epoch=ns)", self.metric))
-                })?;
+                let t = row
+                    .get(self.time_col)
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| c.query_error(format!("measurement {:?}: a row without an integer time (epoch=ns)", self.metric)))?;
                 self.current = Some((t, row));
                 return Ok(true);
             }
@@ -152,9 +153,8 @@ impl InfluxSource {
     /// Metadata of a run k6 wrote (no registry row), from `count`/`first`/`last` of `value`.
     fn k6_meta(&self, id: &str) -> Result<Option<RunMeta>, InfluxError> {
         let w = format!("WHERE \"testid\" = {}", quote_str(id));
-        let q = format!(
-            "SELECT count(\"value\") FROM /.*/ {w}; SELECT first(\"value\") FROM /.*/ {w}; SELECT last(\"value\") FROM /.*/ {w}"
-        );
+        let q =
+            format!("SELECT count(\"value\") FROM /.*/ {w}; SELECT first(\"value\") FROM /.*/ {w}; SELECT last(\"value\") FROM /.*/ {w}");
         let resp = self.client.query(&q)?;
         let mut points = 0u64;
         let mut first: Option<i64> = None;
@@ -251,10 +251,7 @@ impl InfluxSource {
         match hits.len() {
             0 => Err(not_found()),
             1 => Ok(hits.remove(0)),
-            _ => Err(InfluxError::AmbiguousRun {
-                spec: spec.to_string(),
-                candidates: hits.into_iter().map(|r| r.id.0).collect(),
-            }),
+            _ => Err(InfluxError::AmbiguousRun { spec: spec.to_string(), candidates: hits.into_iter().map(|r| r.id.0).collect() }),
         }
     }
 
@@ -272,12 +269,7 @@ impl InfluxSource {
     /// order, then storage order), filtered by `opts.metrics` and `opts.from_ns..opts.to_ns`
     /// (`opts.tag_keys` is ignored: all tags are read). Points carry the tags that were
     /// written (see the module docs).
-    pub fn scan<V: PointVisitor + ?Sized>(
-        &self,
-        meta: &RunMeta,
-        opts: &ScanOptions,
-        visitor: &mut V,
-    ) -> Result<ScanStats, InfluxError> {
+    pub fn scan<V: PointVisitor + ?Sized>(&self, meta: &RunMeta, opts: &ScanOptions, visitor: &mut V) -> Result<ScanStats, InfluxError> {
         let rules = self.rules_for(&meta.id.0)?;
         self.scan_where(Some(&meta.id.0), opts, &rules, visitor)
     }

@@ -57,11 +57,8 @@ fn encodes_case06_exactly_as_k6_wrote_it() {
     assert_eq!(enc.bumped(), 0, "case 06 has no two points of one series at one instant");
     // group="" of the root group is not written but remembered for the reader: exactly the
     // metrics whose NDJSON points carry an empty group.
-    let mut want_empty: Vec<String> = points
-        .iter()
-        .filter(|(_, _, _, t)| t.iter().any(|(k, v)| k == "group" && v.is_empty()))
-        .map(|p| p.0.clone())
-        .collect();
+    let mut want_empty: Vec<String> =
+        points.iter().filter(|(_, _, _, t)| t.iter().any(|(k, v)| k == "group" && v.is_empty())).map(|p| p.0.clone()).collect();
     want_empty.sort();
     want_empty.dedup();
     assert_eq!(want_empty.len(), 5, "cart_ms, data_*, iteration_duration, iterations");
@@ -76,20 +73,11 @@ fn escaping_follows_line_protocol() {
     let mut enc = LineEncoder::new(parse_tags_as_fields("url"), Some(("testid".into(), "run 1".into())));
     let mut out = String::new();
     let t = enc
-        .encode(
-            &mut out,
-            "my metric,x",
-            5,
-            0.1,
-            &[("name", "a=b,c d"), ("k ey", "v"), ("url", "http://h/p?q=\"x\"\\y"), ("group", "")],
-        )
+        .encode(&mut out, "my metric,x", 5, 0.1, &[("name", "a=b,c d"), ("k ey", "v"), ("url", "http://h/p?q=\"x\"\\y"), ("group", "")])
         .unwrap();
     assert_eq!(t, 5);
     // Hand-written expectation from the InfluxDB 1.x line protocol reference.
-    assert_eq!(
-        out,
-        "my\\ metric\\,x,k\\ ey=v,name=a\\=b\\,c\\ d,testid=run\\ 1 url=\"http://h/p?q=\\\"x\\\"\\\\y\",value=0.1 5\n"
-    );
+    assert_eq!(out, "my\\ metric\\,x,k\\ ey=v,name=a\\=b\\,c\\ d,testid=run\\ 1 url=\"http://h/p?q=\\\"x\\\"\\\\y\",value=0.1 5\n");
     assert_eq!(enc.empty_tags()["my metric,x"].iter().collect::<Vec<_>>(), vec!["group"]);
     // A newline never breaks the line.
     let mut out = String::new();
@@ -369,12 +357,8 @@ fn data_lines(lines: &[String]) -> Vec<&String> {
 #[test]
 fn retries_500_and_429_lose_nothing() {
     // 2 × 500, then 429 with Retry-After: 1, then 503, then success for everything.
-    let fake = FakeInflux::start(vec![
-        Reply::Status(500, None),
-        Reply::Status(500, None),
-        Reply::Status(429, Some(1)),
-        Reply::Status(503, None),
-    ]);
+    let fake =
+        FakeInflux::start(vec![Reply::Status(500, None), Reply::Status(500, None), Reply::Status(429, Some(1)), Reply::Status(503, None)]);
     let mut cfg = InfluxConfig::from_url(&fake.url("k6"), None).unwrap();
     fast_retry(&mut cfg);
     cfg.retry.max_attempts = 6;

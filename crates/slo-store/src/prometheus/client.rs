@@ -98,12 +98,7 @@ impl Client {
 
     /// Writes with the config's retry schedule. `sleep` waits; `jitter` yields numbers in
     /// `[0, 1)`. Returns the result and the number of retries.
-    pub fn write_with_retries(
-        &self,
-        body: &[u8],
-        sleep: &mut dyn FnMut(Duration),
-        jitter: &mut dyn FnMut() -> f64,
-    ) -> (WriteResult, u32) {
+    pub fn write_with_retries(&self, body: &[u8], sleep: &mut dyn FnMut(Duration), jitter: &mut dyn FnMut() -> f64) -> (WriteResult, u32) {
         let policy = &self.cfg.retry;
         let mut retries = 0u32;
         let mut attempt = 0u32;
@@ -133,8 +128,7 @@ impl Client {
         if let Some(a) = &self.auth {
             req = req.header("Authorization", a);
         }
-        let mut resp =
-            req.call().map_err(|e| PrometheusError::Unreachable { url: self.url(), msg: self.clean(&e.to_string()) })?;
+        let mut resp = req.call().map_err(|e| PrometheusError::Unreachable { url: self.url(), msg: self.clean(&e.to_string()) })?;
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()

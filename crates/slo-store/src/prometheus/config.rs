@@ -105,10 +105,9 @@ impl PromConfig {
 
     /// [`PromConfig::from_url`] with the token given instead of read from the environment.
     pub fn from_url_with_token(url: &str, token: Option<Secret>) -> Result<PromConfig, PrometheusError> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| PrometheusError::Config {
-            url: redact_url(url),
-            msg: "expected http://host:port[/prefix]".into(),
-        })?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| PrometheusError::Config { url: redact_url(url), msg: "expected http://host:port[/prefix]".into() })?;
         let scheme = scheme.to_ascii_lowercase();
         let err = |msg: &str| PrometheusError::Config { url: redact_url(url), msg: msg.into() };
         if scheme != "http" && scheme != "https" {

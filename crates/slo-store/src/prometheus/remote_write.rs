@@ -15,11 +15,8 @@
 use prost::Message;
 
 /// The headers every remote-write POST carries, as Prometheus' remote-write 1.0 spec asks.
-pub const HEADERS: [(&str, &str); 3] = [
-    ("Content-Encoding", "snappy"),
-    ("Content-Type", "application/x-protobuf"),
-    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-];
+pub const HEADERS: [(&str, &str); 3] =
+    [("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf"), ("X-Prometheus-Remote-Write-Version", "0.1.0")];
 
 /// The value of a staleness marker (Prometheus `value.StaleNaN`, bits `0x7ff0000000000002`):
 /// a sample with this value ends a series, so instant queries stop returning it at once.

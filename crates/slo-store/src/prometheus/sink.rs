@@ -32,9 +32,7 @@ use slo_model::RunStatus;
 use super::client::{Client, WriteResult};
 use super::config::PromConfig;
 use super::histogram::{le_label, Classic, Native};
-use super::remote_write::{
-    decode_body, encode_body, labels_sorted, sample_count, Label, Sample, TimeSeries, WriteRequest, STALE_NAN_BITS,
-};
+use super::remote_write::{decode_body, encode_body, labels_sorted, sample_count, Label, Sample, TimeSeries, WriteRequest, STALE_NAN_BITS};
 use super::*;
 
 /// The run the sink records, as the `slo_run_info` labels give it.
@@ -162,8 +160,18 @@ impl Family {
 
 enum State {
     Counter(f64),
-    Gauge { value: f64, time_ns: i64 },
-    Histogram { classic: Classic, native: Option<Native>, bucket_labels: Vec<Vec<Label>>, sum_labels: Vec<Label>, count_labels: Vec<Label>, native_labels: Vec<Label> },
+    Gauge {
+        value: f64,
+        time_ns: i64,
+    },
+    Histogram {
+        classic: Classic,
+        native: Option<Native>,
+        bucket_labels: Vec<Vec<Label>>,
+        sum_labels: Vec<Label>,
+        count_labels: Vec<Label>,
+        native_labels: Vec<Label>,
+    },
 }
 
 struct Series {
@@ -475,7 +483,11 @@ impl PrometheusSink {
         self.last_push = Instant::now();
         self.dirty = false;
         let mut req = WriteRequest { timeseries: Vec::with_capacity(self.series.len() + 1) };
-        let one = |labels: &Vec<Label>, v: f64| TimeSeries { labels: labels.clone(), samples: vec![Sample { value: v, timestamp: ts }], histograms: vec![] };
+        let one = |labels: &Vec<Label>, v: f64| TimeSeries {
+            labels: labels.clone(),
+            samples: vec![Sample { value: v, timestamp: ts }],
+            histograms: vec![],
+        };
         for s in &self.series {
             match &s.state {
                 State::Counter(c) => req.timeseries.push(one(&s.labels, *c)),
@@ -489,7 +501,11 @@ impl PrometheusSink {
                     req.timeseries.push(one(sum_labels, classic.sum));
                     req.timeseries.push(one(count_labels, classic.count as f64));
                     if let Some(n) = native {
-                        req.timeseries.push(TimeSeries { labels: native_labels.clone(), samples: vec![], histograms: vec![n.to_proto(ts)] });
+                        req.timeseries.push(TimeSeries {
+                            labels: native_labels.clone(),
+                            samples: vec![],
+                            histograms: vec![n.to_proto(ts)],
+                        });
                     }
                 }
             }

@@ -226,7 +226,11 @@ impl Cumulative {
     /// The increase from 0 up to time `t` (last sample at or before `t`), 0 before the first.
     fn at(&self, t: i64) -> f64 {
         let i = self.times.partition_point(|&x| x <= t);
-        if i == 0 { 0.0 } else { self.adj[i - 1] }
+        if i == 0 {
+            0.0
+        } else {
+            self.adj[i - 1]
+        }
     }
 }
 
@@ -349,7 +353,9 @@ impl PrometheusSource {
                 }
                 Ok(out)
             }
-            Some("scalar") => Ok(vec![(BTreeMap::new(), point(data.get("result").unwrap_or(&Value::Null)).ok_or_else(|| bad("bad scalar"))?.1)]),
+            Some("scalar") => {
+                Ok(vec![(BTreeMap::new(), point(data.get("result").unwrap_or(&Value::Null)).ok_or_else(|| bad("bad scalar"))?.1)])
+            }
             other => Err(bad(&format!("expected a vector, got {other:?}"))),
         }
     }
@@ -620,9 +626,10 @@ mod unit {
 
     #[test]
     fn case_08_counter_with_resets() {
-        // /work/shared/cases/08: each drop is a reset; last-minus-first (35) is wrong.
+        // ../shared/cases/08: each drop is a reset; last-minus-first (35) is wrong.
         assert_eq!(counter_increase(&[0.0, 100.0, 250.0, 40.0, 90.0, 90.0, 10.0, 35.0]), 375.0);
-        let s: Vec<(i64, f64)> = [0.0, 100.0, 250.0, 40.0, 90.0, 90.0, 10.0, 35.0].iter().enumerate().map(|(i, v)| (i as i64 * 1000, *v)).collect();
+        let s: Vec<(i64, f64)> =
+            [0.0, 100.0, 250.0, 40.0, 90.0, 90.0, 10.0, 35.0].iter().enumerate().map(|(i, v)| (i as i64 * 1000, *v)).collect();
         let c = Cumulative::new(BTreeMap::new(), &s);
         assert_eq!(c.resets, 2);
         assert_eq!(c.at(7000) - c.at(-1), 375.0);

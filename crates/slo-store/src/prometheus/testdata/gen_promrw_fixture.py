@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Regenerates promrw_fixture.hex from /work/shared/tools/promrw.py (an independent,
+"""Regenerates promrw_fixture.hex from ../shared/tools/promrw.py (an independent,
 hand-written remote-write encoder). Line 1: the WriteRequest protobuf; line 2: promrw's
 literal-only snappy block of it. The Rust test encodes the same input with prost."""
 import sys
-sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else '/work/shared/tools')
+sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else '../shared/tools')
 import promrw
 series = [
     ({'__name__': 'k6_http_reqs_total', 'testid': 't1', 'scenario': 'default', 'status': '200',

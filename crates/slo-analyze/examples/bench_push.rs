@@ -1,7 +1,7 @@
-//! Throughput of [`Analysis::push`], the hot path. Ignored by default; run in release:
+//! Throughput of [`Analysis::push`], the hot path (a benchmark, not a test). Run in release:
 //!
 //! ```text
-//! cargo test --release -p slo-analyze --test bench_push -- --ignored --nocapture
+//! cargo run --release -p slo-analyze --example bench_push
 //! ```
 //!
 //! 10 M synthetic points over a 10-minute run in the shape of an HTTP load test (per
@@ -35,9 +35,7 @@ fn thresholds(list: &[(&str, &[&str])]) -> Vec<MetricThresholds> {
         .collect()
 }
 
-#[test]
-#[ignore = "benchmark: run in release with --ignored --nocapture"]
-fn push_10m_points() {
+fn main() {
     const N: u64 = 10_000_000;
     const RUN_NS: i64 = 600_000_000_000;
     let ths = thresholds(&[
@@ -55,7 +53,16 @@ fn push_10m_points() {
         SloSpec::new("throughput", SloKind::Throughput, 1000.0, Duration::from_secs(60)),
         login,
     ];
-    let run = RunInfo { id: "bench".into(), origin: "bench".into(), scenario: None, status: RunStatus::Complete, start_ns: Some(0), end_ns: Some(RUN_NS), points: N, slo_version: "bench".into() };
+    let run = RunInfo {
+        id: "bench".into(),
+        origin: "bench".into(),
+        scenario: None,
+        status: RunStatus::Complete,
+        start_ns: Some(0),
+        end_ns: Some(RUN_NS),
+        points: N,
+        slo_version: "bench".into(),
+    };
     let plan = Plan {
         thresholds: &ths,
         slos: &slos,
