@@ -512,7 +512,10 @@ fn apply_latency(
             est_note.replacen("estimate", "estimates", 1)
         ));
     }
-    report.notes.extend(agg.notes.iter().cloned());
+    // The source's own remark on quantile estimates says what the note above says.
+    report.notes.extend(
+        agg.notes.iter().filter(|n| !(touched && n.starts_with("latency quantiles are estimates from histogram buckets"))).cloned(),
+    );
     report.notes.push(
         "read from Prometheus: only http_reqs, http_req_failed and http_req_duration are judged; other metrics have no data here".into(),
     );
