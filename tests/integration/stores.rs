@@ -503,3 +503,82 @@ fn influxdb_answering_500_and_429_loses_nothing_and_push_delivers_the_rest() {
         assert_eq!(fake.accepted.load(Ordering::SeqCst), 2 * generated);
     }
 }
+
+/// Points of run `testid` InfluxDB holds, counted by the server itself (every measurement
+/// but the `slo_run` registry).
+fn influx_points(base: &str, db: &str, testid: &str) -> u64 {
+    let q = format!("SELECT count(\"value\") FROM /.*/ WHERE \"testid\" = '{testid}'");
+    let o = Command::new("curl")
+        .args(["-sfG", &format!("{base}/query"), "--data-urlencode", &format!("db={db}"), "--data-urlencode", &format!("q={q}")])
+        .output()
+        .expect("curl");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    let mut n = 0;
+    for s in v["results"][0]["series"].as_array().cloned().unwrap_or_default() {
+        if s["name"] != "slo_run" {
+            n += s["values"][0][1].as_u64().unwrap_or(0);
+        }
+    }
+    n
+}
+
+/// InfluxDB killed in the middle of a run and restarted on its data: what the server
+/// holds plus what `slo run` reports spooled equals what the generator made (the local
+/// store's count); `slo runs push` then delivers the rest, and the server holds them all.
+#[test]
+fn influxdb_killed_mid_run_and_restarted_loses_nothing() {
+    let Some(mut influx) = start("influxdb", 0) else { return };
+    let port = influx.port();
+    let base = influx.url.clone();
+    let srv = target();
+    let s = Scratch::new();
+    let store = s.store();
+    let f = s.path().join("k.yaml");
+    std::fs::write(
+        &f,
+        "scenarios:\n  a: {executor: constant-arrival-rate, rate: 200, duration: 8s, preAllocatedVUs: 10}\nflows:\n  - flow:\n      - get: {url: /api/products}\n",
+    )
+    .unwrap();
+    let out = format!("influxdb={base}/slo");
+    let child = Command::new(assert_cmd::cargo::cargo_bin("slo"))
+        .args(["run", &f.display().to_string(), "--target", &srv.url(), "--out", &out, "-q", "--run-id", "kill1", "--store", &store])
+        .env_remove("SLO_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn slo run");
+    std::thread::sleep(Duration::from_millis(2500));
+    // kill -9 mid-run, keep the data dir, restart on it 2 s later
+    let _ = Command::new("kill").arg("-9").arg(influx.pid.to_string()).status();
+    influx.pid = 0;
+    std::thread::sleep(Duration::from_secs(2));
+    let restarted = Command::new("influxd")
+        .args(["run", "-config", &format!("{}/influxdb.conf", influx.dir)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("influxd");
+    influx.pid = restarted.id();
+    let t = Instant::now();
+    while Command::new("curl").args(["-sf", "-o", "/dev/null", &format!("{base}/ping")]).status().map(|s| !s.success()).unwrap_or(true) {
+        assert!(t.elapsed() < Duration::from_secs(10), "influxd did not come back on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().expect("slo run");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.code().is_some(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = text.lines().find(|l| l.starts_with(&format!("out {out}"))).unwrap_or_else(|| panic!("{text}"));
+    // "<n> points: <d> delivered, <s> spooled, 0 lost"
+    let shown = run(&store, &["runs", "show", "kill1", "--format", "json"]);
+    let generated = serde_json::from_slice::<Value>(&shown.stdout).unwrap()["points"].as_u64().unwrap();
+    assert!(line.contains(&format!("{generated} points:")) && line.contains(" 0 lost"), "{line} (generated {generated})");
+    let spooled: u64 = line.split(" spooled").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    let held = influx_points(&base, "slo", "kill1");
+    eprintln!("kill -9 mid-run: {line}; server holds {held}");
+    assert_eq!(held + spooled, generated, "server {held} + spooled {spooled} != generated {generated}: {line}");
+    if spooled > 0 {
+        let o = run(&store, &["runs", "push", "kill1", "--out", &out]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    assert_eq!(influx_points(&base, "slo", "kill1"), generated);
+}
