@@ -35,6 +35,19 @@ impl Influxd {
             eprintln!("SKIPPED {test}: `influxd` is not on PATH (apt-get install influxdb)");
             return None;
         }
+        // Free ports are found by binding and releasing them, so a test running at the same
+        // time can take one first: then influxd exits at once, and a new pair is tried.
+        for attempt in 1..=5 {
+            if let Some(me) = Self::try_start(attempt == 5) {
+                return Some(me);
+            }
+        }
+        unreachable!("the last attempt panics instead of returning None")
+    }
+
+    /// One attempt; `None` when influxd exited at once (a port taken meanwhile), unless
+    /// `last`, which panics with the reason.
+    fn try_start(last: bool) -> Option<Influxd> {
         let dir = tempfile::tempdir().unwrap();
         let (port, rpc) = (free_port(), free_port());
         let d = dir.path().display();
@@ -55,7 +68,10 @@ impl Influxd {
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(30) {
             if let Ok(Some(st)) = me.child.try_wait() {
-                panic!("influxd exited early: {st}");
+                if last {
+                    panic!("influxd exited early: {st}");
+                }
+                return None;
             }
             if agent.get(format!("http://127.0.0.1:{port}/ping")).call().is_ok_and(|r| r.status().as_u16() == 204) {
                 return Some(me);

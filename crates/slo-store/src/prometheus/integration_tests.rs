@@ -57,26 +57,34 @@ fn start_prometheus() -> Option<Server> {
         eprintln!("SKIPPED: `prometheus` not installed (apt-get install prometheus)");
         return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    std::fs::write(dir.path().join("prometheus.yml"), "global: {}\nstorage:\n  tsdb:\n    out_of_order_time_window: 1h\n").unwrap();
-    let log = dir.path().join("p.log");
-    let mut child = Command::new("prometheus")
-        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(["--web.enable-remote-write-receiver", "--enable-feature=native-histograms", "--log.level=warn"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    if !wait_ready(&mut child, &format!("{url}/-/ready"), &log) {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("prometheus did not become ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    // A free port is found by binding and releasing it; a test running at the same time
+    // may take it first, so a server that exits at once is retried on a new port.
+    for attempt in 1..=5 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        std::fs::write(dir.path().join("prometheus.yml"), "global: {}\nstorage:\n  tsdb:\n    out_of_order_time_window: 1h\n").unwrap();
+        let log = dir.path().join("p.log");
+        let mut child = Command::new("prometheus")
+            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(["--web.enable-remote-write-receiver", "--enable-feature=native-histograms", "--log.level=warn"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        if !wait_ready(&mut child, &format!("{url}/-/ready"), &log) {
+            let _ = child.kill();
+            let _ = child.wait();
+            if attempt < 5 {
+                continue;
+            }
+            panic!("prometheus did not become ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        return Some(Server { child, url, _dir: dir });
     }
-    Some(Server { child, url, _dir: dir })
+    unreachable!("the last attempt returns or panics")
 }
 
 fn start_victoriametrics() -> Option<Server> {
@@ -84,24 +92,30 @@ fn start_victoriametrics() -> Option<Server> {
         eprintln!("SKIPPED: `victoria-metrics` not installed (apt-get install victoria-metrics)");
         return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let log = dir.path().join("vm.log");
-    let mut child = Command::new("victoria-metrics")
-        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-        .arg(format!("-storageDataPath={}", dir.path().join("data").display()))
-        .args(["-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    if !wait_ready(&mut child, &format!("{url}/health"), &log) {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("victoria-metrics did not become ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    for attempt in 1..=5 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = dir.path().join("vm.log");
+        let mut child = Command::new("victoria-metrics")
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.path().join("data").display()))
+            .args(["-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        if !wait_ready(&mut child, &format!("{url}/health"), &log) {
+            let _ = child.kill();
+            let _ = child.wait();
+            if attempt < 5 {
+                continue;
+            }
+            panic!("victoria-metrics did not become ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        return Some(Server { child, url, _dir: dir });
     }
-    Some(Server { child, url, _dir: dir })
+    unreachable!("the last attempt returns or panics")
 }
 
 fn now_ms() -> i64 {
