@@ -93,16 +93,7 @@ pub fn parse(flag: &str, spec: &str) -> anyhow::Result<Store> {
     }
 }
 
-/// `spec` without the userinfo of its URL (`http://user:pw@host` → `http://host`).
-pub fn redact(spec: &str) -> String {
-    let Some(i) = spec.find("://") else { return spec.to_string() };
-    let rest = &spec[i + 3..];
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{}{}", &spec[..i + 3], &rest[at + 1..]),
-        None => spec.to_string(),
-    }
-}
+pub use slo_model::redact_url as redact;
 
 /// Whether a Prometheus server answers its query API (exit 4 when it cannot be reached).
 pub fn prom_healthcheck(cfg: &PromConfig) -> Result<(), PrometheusError> {

@@ -372,11 +372,7 @@ impl Compiler {
 
     /// Parses `http://host[:port][/base]` into an endpoint index.
     fn endpoint(&mut self, url: &str, at: &str) -> Result<usize, PlanError> {
-        // The URL as it may be shown: user info (a password) replaced by `***`.
-        let shown = match (url.find("://"), url.find('@')) {
-            (Some(s), Some(a)) if a > s && !url[s + 3..a].contains('/') => format!("{}***@{}", &url[..s + 3], &url[a + 1..]),
-            _ => url.to_string(),
-        };
+        let shown = slo_model::redact_url(url);
         let bad = |reason: &str| PlanError::BadUrl { at: at.to_string(), url: shown.clone(), reason: reason.to_string() };
         let lower = url.to_ascii_lowercase();
         let rest = if lower.starts_with("http://") {

@@ -8,11 +8,13 @@
 
 pub mod duration;
 pub mod metric;
+pub mod redact;
 pub mod run;
 pub mod sample;
 
 pub use duration::{parse_duration, DurationError};
 pub use metric::{builtin_metric, MetricInfo, MetricType, Point, TagLookup, Tags, ValueType, BUILTIN_METRICS};
+pub use redact::redact_url;
 pub use run::{RunId, RunMeta, RunStatus};
 pub use sample::{
     default_expected_status, CheckSample, DroppedSample, IterationSample, Method, PointTags, RequestSample, SampleBatch, SampleTags,

@@ -19,8 +19,8 @@ pub mod layout;
 pub mod local;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+pub mod remote;
 pub mod scan;
-pub mod secret;
 pub mod time;
 
 pub use error::{ErrorClass, StoreError};

@@ -21,7 +21,7 @@ use super::InfluxError;
 /// The environment variable holding the InfluxDB 2.x/3.x API token.
 pub const TOKEN_ENV: &str = "SLO_INFLUXDB_TOKEN";
 
-pub use crate::secret::Secret;
+pub use crate::remote::Secret;
 
 /// Which InfluxDB HTTP API to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,34 +316,7 @@ impl ParsedUrl {
     }
 }
 
-/// Removes credentials from any URL-like string (best effort for unparsable input): the
-/// user info before `@` and the query string.
-pub fn redact_url(url: &str) -> String {
-    match ParsedUrl::parse_loose(url) {
-        Some(p) => p.redacted(),
-        None => "<unparsable URL>".to_string(),
-    }
-}
-
-impl ParsedUrl {
-    fn parse_loose(url: &str) -> Option<ParsedUrl> {
-        let (scheme, rest) = url.split_once("://")?;
-        let (before_q, _) = rest.split_once('?').unwrap_or((rest, ""));
-        let (authority, path) = match before_q.find('/') {
-            Some(i) => (&before_q[..i], &before_q[i..]),
-            None => (before_q, ""),
-        };
-        let hostport = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
-        Some(ParsedUrl {
-            scheme: scheme.to_string(),
-            user: None,
-            password: None,
-            hostport: hostport.to_string(),
-            path: path.to_string(),
-            query: Vec::new(),
-        })
-    }
-}
+pub use slo_model::redact_url;
 
 /// Decodes `%XX` escapes (invalid ones stay as they are) and nothing else.
 pub(crate) fn percent_decode(s: &str) -> String {

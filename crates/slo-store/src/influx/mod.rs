@@ -123,14 +123,4 @@ impl InfluxError {
     }
 }
 
-/// Replaces every occurrence of each secret in `s` with `***` (server messages and
-/// library errors are passed through this before they become an [`InfluxError`]).
-pub(crate) fn scrub(s: &str, secrets: &[&str]) -> String {
-    let mut out = s.to_string();
-    for sec in secrets {
-        if !sec.is_empty() {
-            out = out.replace(sec, "***");
-        }
-    }
-    out
-}
+pub(crate) use crate::remote::scrub;

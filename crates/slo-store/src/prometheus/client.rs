@@ -60,9 +60,7 @@ impl Client {
     }
 
     fn body_snippet(&self, body: &mut ureq::Body) -> String {
-        let s = body.with_config().limit(64 * 1024).lossy_utf8(true).read_to_string().unwrap_or_default();
-        let s: String = s.trim().chars().take(300).collect();
-        self.clean(&s)
+        crate::remote::body_snippet(body, &self.cfg.secrets())
     }
 
     /// One `POST /api/v1/write` of a snappy-compressed `WriteRequest`.
@@ -80,12 +78,7 @@ impl Client {
                 if (200..300).contains(&status) {
                     return Attempt::Ok;
                 }
-                let retry_after = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                let retry_after = crate::remote::retry_after(r.headers());
                 let body = self.body_snippet(r.body_mut());
                 match status {
                     408 | 429 | 500..=599 => Attempt::Retry { retry_after, msg: format!("HTTP {status}: {body}") },

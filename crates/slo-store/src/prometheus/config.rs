@@ -18,7 +18,7 @@ use super::PrometheusError;
 /// Cloud, VictoriaMetrics with `-bearerToken`).
 pub const TOKEN_ENV: &str = "SLO_PROMETHEUS_TOKEN";
 
-pub use crate::secret::Secret;
+pub use crate::remote::Secret;
 
 /// Retry schedule of a push: exponential backoff with "equal jitter" (half the delay fixed,
 /// half random; AWS Architecture Blog, "Exponential Backoff and Jitter", 2015).
@@ -194,16 +194,7 @@ impl PromConfig {
     }
 }
 
-/// `url` with any `user:password@` replaced by `***@`, for messages.
-pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            return format!("{scheme}://***@{}", &rest[at + 1..]);
-        }
-    }
-    url.to_string()
-}
+pub use slo_model::redact_url;
 
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();

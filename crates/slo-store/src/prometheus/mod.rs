@@ -195,13 +195,4 @@ impl PrometheusError {
     }
 }
 
-/// Replaces every occurrence of each secret in `s` with `***`.
-pub(crate) fn scrub(s: &str, secrets: &[&str]) -> String {
-    let mut out = s.to_string();
-    for sec in secrets {
-        if !sec.is_empty() {
-            out = out.replace(sec, "***");
-        }
-    }
-    out
-}
+pub(crate) use crate::remote::scrub;
