@@ -24,6 +24,7 @@
 
 use std::ops::Range;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -258,6 +259,23 @@ pub fn spectrum_points(sorted_ms: &[f64]) -> Vec<(f64, f64)> {
     }
     out.push(((1.0 - 10f64.powf(-x_top)) * 100.0, sorted_ms[n - 1]));
     out
+}
+
+/// The reports' one look for axes and grids: label and description fonts, light grid
+/// lines, axis colour.
+trait HouseStyle {
+    fn house_style(&mut self) -> &mut Self;
+}
+
+impl<'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend> HouseStyle for MeshStyle<'a, 'b, X, Y, DB> {
+    fn house_style(&mut self) -> &mut Self {
+        self.label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
+            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
+            .bold_line_style(GRID_BOLD)
+            .light_line_style(GRID_LIGHT)
+            .max_light_lines(1)
+            .axis_style(AXIS)
+    }
 }
 
 /// Colours of runs in order (baseline, candidate, ...): Okabe & Ito (2008) blue,
@@ -511,17 +529,7 @@ fn time_panel(
         .y_label_area_size(78)
         .build_cartesian_2d(0f64..axis.max, y)?;
     let mut mesh = chart.configure_mesh();
-    mesh.y_desc(y_desc)
-        .x_label_formatter(&num_tick)
-        .y_label_formatter(y_fmt)
-        .x_labels(10)
-        .y_labels(6)
-        .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
-        .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
-        .bold_line_style(GRID_BOLD)
-        .light_line_style(GRID_LIGHT)
-        .max_light_lines(1)
-        .axis_style(AXIS);
+    mesh.y_desc(y_desc).x_label_formatter(&num_tick).y_label_formatter(y_fmt).x_labels(10).y_labels(6).house_style();
     if x_desc {
         mesh.x_desc(axis.desc("start"));
     }
@@ -639,12 +647,7 @@ pub fn latency_spectrum(runs: &[Labeled<Vec<(f64, f64)>>]) -> Result<String, Cha
             .x_labels(x_max.floor() as usize + 1)
             .y_label_formatter(&num_tick)
             .y_labels(6)
-            .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
-            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .max_light_lines(1)
-            .axis_style(AXIS)
+            .house_style()
             .draw()?;
         for (i, s) in series.iter().enumerate() {
             chart.draw_series(LineSeries::new(s.iter().copied(), run_color(i).stroke_width(line_width(i, series.len()))))?;
@@ -702,12 +705,7 @@ pub fn endpoint_estimates(rows: &[EndpointEstimates], run_labels: &[&str], stati
             .y_labels(0)
             .x_labels(8)
             .disable_y_mesh()
-            .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
-            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .max_light_lines(1)
-            .axis_style(AXIS)
+            .house_style()
             .draw()?;
         let band = 0.8 / runs as f64;
         row_names(area, &chart, &names, (0.0, x_max))?;
@@ -859,12 +857,7 @@ pub fn delta_intervals(rows: &[DeltaRow], what: &str, unit: Unit) -> Result<Stri
             .y_labels(0)
             .x_labels(10)
             .disable_y_mesh()
-            .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
-            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .max_light_lines(1)
-            .axis_style(AXIS)
+            .house_style()
             .draw()?;
         row_names(area, &chart, &names, (lo, hi))?;
         for (row, r) in rows.iter().enumerate() {
@@ -1001,12 +994,7 @@ pub fn slo_windows(slo: &SloWindows) -> Result<String, ChartError> {
             .x_labels(10)
             .y_labels(6)
             .disable_x_mesh()
-            .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
-            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .max_light_lines(1)
-            .axis_style(AXIS)
+            .house_style()
             .draw()?;
         // Plot width ≈ CHART_WIDTH minus label area and margins; leave a 1 px gap between
         // bars when a window is wider than 4 px.
@@ -1061,12 +1049,7 @@ pub fn budget_burndown(slos: &[BurnDown], range_s: f64) -> Result<String, ChartE
             .y_label_formatter(&pct_tick)
             .x_labels(10)
             .y_labels(8)
-            .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
-            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
-            .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
-            .max_light_lines(1)
-            .axis_style(AXIS)
+            .house_style()
             .draw()?;
         chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (axis.max, 0.0)], AXIS.stroke_width(1)))?;
         chart.draw_series(DashedLineSeries::new(vec![(0.0, 1.0), (axis.x(range), 0.0)], 7, 5, NODATA_COLOR.stroke_width(2)))?;
