@@ -52,8 +52,9 @@ fn count_files(dir: &std::path::Path) -> usize {
 }
 
 /// `slo runs push RUN --out ...`: the run's spool of each store, or, without one, the
-/// whole run re-sent from the local store. Exit 4 when a store cannot be reached, 1 when
-/// something is still not delivered.
+/// whole run re-sent from the local store (to Prometheus only when it holds nothing of the
+/// run: see [`slo_store::prometheus::PrometheusSource::has_run`]). Exit 4 when a store
+/// cannot be reached, 1 when something is still not delivered.
 fn push(a: RunsPushArgs) -> anyhow::Result<Exit> {
     let stores: Vec<Store> = a.out.iter().map(|o| source::parse("--out", o)).collect::<anyhow::Result<_>>()?;
     let local = open_store(&a.store.store)?;
@@ -127,6 +128,17 @@ fn resend(local: &LocalStore, meta: &RunMeta, st: &Store, dir: &std::path::Path,
         }
         Store::Prometheus(cfg) => {
             source::prom_healthcheck(cfg).map_err(source::prom_err)?;
+            // Snapshots re-built from the local samples would not be the ones stored
+            // (other timestamps, other counts where the point order differs): conflicts or
+            // counter drops that increase() counts twice. A run the server has stays as it is.
+            if slo_store::prometheus::PrometheusSource::new(cfg).has_run(&meta.id.0).map_err(source::prom_err)? {
+                return Ok(format!(
+                    "{}: run {} is already there and nothing of it is spooled: not re-sent (its cumulative counters sent again \
+                     would conflict with the stored ones or count twice)\n",
+                    st.display(),
+                    meta.id
+                ));
+            }
             let mut cfg = cfg.clone();
             cfg.spool_dir = dir.to_path_buf();
             let info = slo_store::prometheus::RunInfo {

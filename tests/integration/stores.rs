@@ -582,3 +582,484 @@ fn influxdb_killed_mid_run_and_restarted_loses_nothing() {
     }
     assert_eq!(influx_points(&base, "slo", "kill1"), generated);
 }
+
+// ---------------------------------------------------------------------------------------
+// Prometheus remote write under faults. Prometheus keeps cumulative counters, not raw
+// samples: every push is a snapshot of every series, so "count of requests" is the value of
+// `k6_http_reqs_total` at the latest timestamp a store holds, summed over the run's series.
+// Zero silent loss means: the latest count held by the server or by a spooled push equals
+// the requests the generator made, and after `slo runs push` the server holds exactly that
+// count with every counter series non-decreasing in time (no reset, so no reset-aware reader
+// counts anything twice).
+
+/// The figures of `slo run`'s Prometheus delivery line ("out prometheus=URL: P points in
+/// N pushes: D pushes (d samples) delivered, S pushes (s samples) spooled, L samples lost
+/// (R retries)"), and the spool directory when the line after it names one.
+#[derive(Debug)]
+struct PromDelivery {
+    pushes: u64,
+    pushes_delivered: u64,
+    samples_delivered: u64,
+    pushes_spooled: u64,
+    samples_spooled: u64,
+    samples_lost: u64,
+    retries: u64,
+    spool_dir: Option<std::path::PathBuf>,
+}
+
+fn prom_delivery(text: &str, out: &str) -> PromDelivery {
+    let prefix = format!("out {out}: ");
+    let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no delivery line in {text}"));
+    let n: Vec<u64> =
+        line[prefix.len()..].split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    assert_eq!(n.len(), 8, "{line}");
+    let spool_dir = text
+        .lines()
+        .find_map(|l| l.split_once(" samples spooled in ").map(|(_, r)| r.split("; deliver").next().unwrap().to_string()))
+        .map(std::path::PathBuf::from);
+    PromDelivery {
+        pushes: n[1],
+        pushes_delivered: n[2],
+        samples_delivered: n[3],
+        pushes_spooled: n[4],
+        samples_spooled: n[5],
+        samples_lost: n[6],
+        retries: n[7],
+        spool_dir,
+    }
+}
+
+/// The `http_reqs` count of a local run as `slo runs show --format json` gives it.
+fn generated_requests(store: &str, id: &str) -> u64 {
+    let o = run(store, &["runs", "show", id, "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["summary"]["http_reqs"]["count"].as_f64().unwrap_or_else(|| panic!("no http_reqs count in {v}")) as u64
+}
+
+/// Samples of one series name: label set (sorted `name=value` pairs, `__name__` excluded)
+/// → `(timestamp ms, value)` in time order.
+type SeriesMap = std::collections::BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>>;
+
+fn series_of(reqs: &[slo_store::prometheus::remote_write::WriteRequest], name: &str) -> SeriesMap {
+    let mut m = SeriesMap::new();
+    for r in reqs {
+        for ts in &r.timeseries {
+            if !ts.labels.iter().any(|l| l.name == "__name__" && l.value == name) {
+                continue;
+            }
+            let mut key: Vec<(String, String)> =
+                ts.labels.iter().filter(|l| l.name != "__name__").map(|l| (l.name.clone(), l.value.clone())).collect();
+            key.sort();
+            m.entry(key).or_default().extend(ts.samples.iter().map(|s| (s.timestamp, s.value)));
+        }
+    }
+    for v in m.values_mut() {
+        v.sort_by_key(|s| s.0);
+    }
+    m
+}
+
+/// Sum over series of the value at each series' latest timestamp.
+fn latest_sum(m: &SeriesMap) -> f64 {
+    m.values().filter_map(|v| v.last()).map(|s| s.1).sum()
+}
+
+/// Series whose values drop somewhere in time order (a reset to Prometheus' `increase()`).
+fn non_monotone(m: &SeriesMap) -> Vec<String> {
+    m.iter().filter(|(_, v)| v.windows(2).any(|w| w[1].1 < w[0].1)).map(|(k, v)| format!("{k:?}: {v:?}")).collect()
+}
+
+/// The decoded `.rw` files of a spool directory (none when it does not exist).
+fn spool_requests(dir: &std::path::Path) -> Vec<slo_store::prometheus::remote_write::WriteRequest> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "rw")).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            slo_store::prometheus::remote_write::decode_body(&std::fs::read(f).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+        })
+        .collect()
+}
+
+/// `%XX` escapes and `+` of a request target decoded.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A fake Prometheus on 127.0.0.1: `GET /api/v1/query` an empty vector (slo's
+/// healthcheck), `GET /api/v1/series` the accepted label sets of the `testid` asked for, `POST /api/v1/write` answers 500 to the first `n500` writes, then 429 with
+/// `Retry-After: 1` to the next `n429`, then 204, keeping every accepted request decoded and
+/// the arrival time of every write.
+struct FakeProm {
+    url: String,
+    accepted: std::sync::Arc<std::sync::Mutex<Vec<slo_store::prometheus::remote_write::WriteRequest>>>,
+    /// Arrival time and answered status of every write, in order.
+    writes: std::sync::Arc<std::sync::Mutex<Vec<(Instant, u16)>>>,
+}
+
+impl FakeProm {
+    fn accepted(&self) -> Vec<slo_store::prometheus::remote_write::WriteRequest> {
+        self.accepted.lock().unwrap().clone()
+    }
+    fn accepted_samples(&self) -> u64 {
+        self.accepted().iter().map(slo_store::prometheus::remote_write::sample_count).sum()
+    }
+    fn statuses(&self) -> Vec<u16> {
+        self.writes.lock().unwrap().iter().map(|w| w.1).collect()
+    }
+}
+
+fn fake_prometheus(n500: usize, n429: usize) -> FakeProm {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(Mutex::new(Vec::<slo_store::prometheus::remote_write::WriteRequest>::new()));
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let (acc, wr) = (accepted.clone(), writes.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let (acc, wr) = (acc.clone(), wr.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut w = conn;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let h = h.trim_end().to_ascii_lowercase();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let json =
+                        |b: &str| format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len());
+                    let reply = if path.starts_with("/api/v1/query") {
+                        json(r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#)
+                    } else if path.starts_with("/api/v1/series") {
+                        // the label sets of the accepted series matching `testid="…"`
+                        let target = percent_decode(&path);
+                        let want = target.split("testid=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string();
+                        let mut sets = std::collections::BTreeSet::new();
+                        for req in acc.lock().unwrap().iter() {
+                            for ts in &req.timeseries {
+                                if ts.labels.iter().any(|l| l.name == "testid" && l.value == want) {
+                                    let m: serde_json::Map<String, Value> =
+                                        ts.labels.iter().map(|l| (l.name.clone(), Value::from(l.value.clone()))).collect();
+                                    sets.insert(Value::Object(m).to_string());
+                                }
+                            }
+                        }
+                        json(&format!(r#"{{"status":"success","data":[{}]}}"#, sets.into_iter().collect::<Vec<_>>().join(",")))
+                    } else if path.starts_with("/api/v1/write") {
+                        let mut writes = wr.lock().unwrap();
+                        let k = writes.len();
+                        let status = if k < n500 {
+                            500
+                        } else if k < n500 + n429 {
+                            429
+                        } else {
+                            // a body that does not decode is a 400, as Prometheus answers it
+                            match slo_store::prometheus::remote_write::decode_body(&body) {
+                                Ok(req) => {
+                                    acc.lock().unwrap().push(req);
+                                    204
+                                }
+                                Err(_) => 400,
+                            }
+                        };
+                        writes.push((Instant::now(), status));
+                        match status {
+                            500 => "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_string(),
+                            429 => "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n".to_string(),
+                            400 => "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_string(),
+                            _ => "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string(),
+                        }
+                    } else {
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
+                    };
+                    if w.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    FakeProm { url, accepted, writes }
+}
+
+/// 50 requests/s for 8 s, one request per iteration: the sink pushes at least once before
+/// the final snapshot (push interval 5 s).
+const PROM_FAULT_SCENARIO: &str = "scenarios:\n  a: {executor: constant-arrival-rate, rate: 50, duration: 8s, preAllocatedVUs: 5}\nthresholds:\n  http_reqs: ['count>0']\nflows:\n  - flow:\n      - get: {url: /api/products}\n";
+
+/// A remote-write receiver answering 500 to the first 5 writes and 429 (`Retry-After: 1`)
+/// to the next 3. With the default retry policy (5 attempts per push) the first push gives
+/// up and is spooled, the next one is delivered on its 4th attempt, each retry after a 429
+/// at least 1 s after it: 1 push spooled, 4 + 3 = 7 retries. What the fake accepted is what
+/// the run reports delivered, the spool files hold what it reports spooled; the latest
+/// request count the fake holds is the generator's; `slo runs push` delivers the spool (an
+/// older snapshot, out of order) and the counters stay non-decreasing: nothing counted twice.
+#[test]
+fn prometheus_answering_500_and_429_loses_nothing_and_push_delivers_the_rest() {
+    let fake = fake_prometheus(5, 3);
+    let srv = target();
+    let s = Scratch::new();
+    let store = s.store();
+    let f = s.path().join("p.yaml");
+    std::fs::write(&f, PROM_FAULT_SCENARIO).unwrap();
+    let out = format!("prometheus={}", fake.url);
+    let o = run(&store, &["run", &f.display().to_string(), "--target", &srv.url(), "--out", &out, "-q", "--run-id", "pflaky"]);
+    let text = stdout(&o);
+    assert_eq!(code(&o), 0, "{text}{}", stderr(&o));
+    let d = prom_delivery(&text, &out);
+    let generated = generated_requests(&store, "pflaky");
+    eprintln!("500/429: {d:?}; generated {generated} requests; fake statuses {:?}", fake.statuses());
+    assert!(generated >= 300, "{generated} requests in 8 s at 50/s");
+
+    // the fault schedule was used up exactly as the retry policy says
+    assert_eq!(&fake.statuses()[..8], &[500, 500, 500, 500, 500, 429, 429, 429]);
+    assert_eq!((d.pushes_spooled, d.retries, d.samples_lost), (1, 7, 0), "{d:?}");
+    assert_eq!(d.pushes_delivered + d.pushes_spooled, d.pushes, "{d:?}");
+    let times: Vec<Instant> = fake.writes.lock().unwrap().iter().map(|w| w.0).collect();
+    for k in 5..8 {
+        let gap = times[k + 1] - times[k];
+        assert!(gap >= Duration::from_millis(950), "retry {} came {gap:?} after a 429 with Retry-After: 1", k + 1);
+    }
+
+    // every sample is delivered or spooled, and the report says which
+    assert_eq!(fake.accepted_samples(), d.samples_delivered, "{d:?}");
+    let dir = d.spool_dir.clone().unwrap_or_else(|| panic!("no spool named in {text}"));
+    let spooled = spool_requests(&dir);
+    assert_eq!(spooled.len() as u64, d.pushes_spooled);
+    assert_eq!(spooled.iter().map(slo_store::prometheus::remote_write::sample_count).sum::<u64>(), d.samples_spooled);
+    // requests: the final snapshot got through, so the fake holds the generator's count;
+    // the spooled snapshot is an earlier, smaller one of the same counters
+    let held = latest_sum(&series_of(&fake.accepted(), "k6_http_reqs_total"));
+    let in_spool = latest_sum(&series_of(&spooled, "k6_http_reqs_total"));
+    eprintln!("fake holds {held} requests, the spool {in_spool}");
+    assert_eq!(held.max(in_spool), generated as f64);
+    assert_eq!(held, generated as f64);
+    assert!(in_spool > 0.0 && in_spool < generated as f64, "{in_spool}");
+
+    // push delivers the spool; the merged counters are non-decreasing and end at the count
+    let o = run(&store, &["runs", "push", "pflaky", "--out", &out]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("{} samples delivered ({} pushes), 0 pushes left", d.samples_spooled, d.pushes_spooled)),
+        "{}",
+        stdout(&o)
+    );
+    assert!(spool_requests(&dir).is_empty());
+    assert_eq!(fake.accepted_samples(), d.samples_delivered + d.samples_spooled);
+    let all = fake.accepted();
+    for name in ["k6_http_reqs_total", "k6_iterations_total", "k6_http_req_duration_seconds_count", "k6_data_sent_total"] {
+        let m = series_of(&all, name);
+        assert!(!m.is_empty(), "{name}");
+        let bad = non_monotone(&m);
+        assert!(bad.is_empty(), "{name} drops (a reset, counted twice by increase()): {bad:?}");
+    }
+    assert_eq!(latest_sum(&series_of(&all, "k6_http_reqs_total")), generated as f64);
+    assert_eq!(latest_sum(&series_of(&all, "k6_http_req_duration_seconds_count")), generated as f64);
+
+    // pushed again: the spool is empty and the server has the run, so nothing is re-sent
+    // (snapshots rebuilt from the local store would conflict with the stored ones)
+    let o = run(&store, &["runs", "push", "pflaky", "--out", &out]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("run pflaky is already there and nothing of it is spooled: not re-sent"), "{}", stdout(&o));
+    assert_eq!(fake.accepted_samples(), d.samples_delivered + d.samples_spooled);
+}
+
+/// An instant PromQL query at now; the JSON `data.result`.
+fn prom_query(base: &str, q: &str) -> Vec<Value> {
+    let o = Command::new("curl")
+        .args(["-sfG", &format!("{base}/api/v1/query"), "--data-urlencode", &format!("query={q}")])
+        .output()
+        .expect("curl");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// Every raw sample of run `testid` Prometheus holds, per series name (a range selector
+/// over the last hour returns stored samples as they are, staleness markers excluded).
+fn prom_raw(base: &str, testid: &str) -> std::collections::BTreeMap<String, SeriesMap> {
+    let mut out: std::collections::BTreeMap<String, SeriesMap> = Default::default();
+    for s in prom_query(base, &format!("{{testid=\"{testid}\"}}[1h]")) {
+        let mut key: Vec<(String, String)> = Vec::new();
+        let mut name = String::new();
+        for (k, v) in s["metric"].as_object().unwrap() {
+            let v = v.as_str().unwrap().to_string();
+            if k == "__name__" {
+                name = v;
+            } else {
+                key.push((k.clone(), v));
+            }
+        }
+        key.sort();
+        let samples = s["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| ((p[0].as_f64().unwrap() * 1000.0).round() as i64, p[1].as_str().unwrap().parse::<f64>().unwrap()))
+            .collect();
+        out.entry(name).or_default().insert(key, samples);
+    }
+    out
+}
+
+fn raw_sample_count(raw: &std::collections::BTreeMap<String, SeriesMap>) -> u64 {
+    raw.values().flat_map(|m| m.values()).map(|v| v.len() as u64).sum()
+}
+
+/// A real Prometheus killed with `kill -9` in the middle of a run (right after the first
+/// push reached it) and restarted on its data directory 8 s later, while the run goes on:
+/// the push made while it was down is spooled; what it acknowledged before the kill
+/// survives (WAL); after the restart the sink delivers again. Every sample the run reports
+/// delivered is in the server (the registry's staleness marker excepted, which a range
+/// query does not return), the latest request count is the generator's, and `slo runs push`
+/// adds exactly the spooled samples without a counter reset: `slo check --source` counts
+/// the generator's requests.
+#[test]
+fn prometheus_killed_mid_run_and_restarted_loses_nothing() {
+    let Some(mut prom) = start("prometheus", 0) else { return };
+    let base = prom.url.clone();
+    // the exact command services.sh started it with, to restart it on the same data
+    let cmdline: Vec<String> = std::fs::read(format!("/proc/{}/cmdline", prom.pid))
+        .expect("prometheus cmdline")
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let srv = target();
+    let s = Scratch::new();
+    let store = s.store();
+    let f = s.path().join("k.yaml");
+    std::fs::write(
+        &f,
+        "scenarios:\n  a: {executor: constant-arrival-rate, rate: 50, duration: 16s, preAllocatedVUs: 5}\nthresholds:\n  http_reqs: ['count>0']\nflows:\n  - flow:\n      - get: {url: /api/products}\n",
+    )
+    .unwrap();
+    let out = format!("prometheus={base}");
+    let child = Command::new(assert_cmd::cargo::cargo_bin("slo"))
+        .args(["run", &f.display().to_string(), "--target", &srv.url(), "--out", &out, "-q", "--run-id", "pkill", "--store", &store])
+        .env_remove("SLO_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn slo run");
+    let count_now = || prom_query(&base, "sum(last_over_time(k6_http_reqs_total{testid=\"pkill\"}[1h]))");
+    let t = Instant::now();
+    while count_now().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(12), "the first push never reached Prometheus");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // let a push made right after the first one land too: nothing is in flight at the kill
+    std::thread::sleep(Duration::from_millis(700));
+    let before_kill: f64 = count_now()[0]["value"][1].as_str().unwrap().parse().unwrap();
+    let _ = Command::new("kill").arg("-9").arg(prom.pid.to_string()).status();
+    prom.pid = 0;
+    let killed = Instant::now();
+    // down 8 s: the push due 5 s after the first gives up (5 attempts, under 3.1 s of backoff)
+    std::thread::sleep(Duration::from_secs(8));
+    let log = std::fs::OpenOptions::new().append(true).create(true).open(format!("{}/prometheus.log", prom.dir)).unwrap();
+    let mut restarted =
+        Command::new(&cmdline[0]).args(&cmdline[1..]).stdout(std::process::Stdio::null()).stderr(log).spawn().expect("prometheus restart");
+    prom.pid = restarted.id();
+    while Command::new("curl").args(["-sf", "-o", "/dev/null", &format!("{base}/-/ready")]).status().map(|s| !s.success()).unwrap_or(true) {
+        assert!(killed.elapsed() < Duration::from_secs(20), "prometheus did not come back at {base}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("down for {:?}; {before_kill} requests acknowledged before the kill", killed.elapsed());
+    let o = child.wait_with_output().expect("slo run");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&o.stderr));
+    let d = prom_delivery(&text, &out);
+    let generated = generated_requests(&store, "pkill");
+    assert!(generated >= 700, "{generated} requests in 16 s at 50/s");
+
+    let raw = prom_raw(&base, "pkill");
+    let held = latest_sum(&raw["k6_http_reqs_total"]);
+    let dir = d.spool_dir.clone().unwrap_or_else(|| panic!("nothing spooled while Prometheus was down: {text}"));
+    let spooled = spool_requests(&dir);
+    let in_spool = latest_sum(&series_of(&spooled, "k6_http_reqs_total"));
+    eprintln!(
+        "kill -9 mid-run: {d:?}; generated {generated}; server holds {held} requests in {} samples, the spool {in_spool}",
+        raw_sample_count(&raw)
+    );
+    assert_eq!(d.samples_lost, 0, "{text}");
+    assert!(d.pushes_spooled >= 1 && d.pushes_delivered >= 3, "{d:?}");
+    assert_eq!(spooled.len() as u64, d.pushes_spooled);
+    assert_eq!(spooled.iter().map(slo_store::prometheus::remote_write::sample_count).sum::<u64>(), d.samples_spooled);
+    // what was acknowledged before the kill survived it
+    assert!(held >= before_kill && before_kill > 0.0, "{held} < {before_kill}");
+    // every delivered sample is stored (the delivered registry request's staleness marker
+    // is the one a range query leaves out); the final snapshot got through
+    assert_eq!(raw_sample_count(&raw) + 1, d.samples_delivered, "{d:?}");
+    assert_eq!(held.max(in_spool), generated as f64);
+    assert_eq!(held, generated as f64);
+
+    let o = run(&store, &["runs", "push", "pkill", "--out", &out]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("{} samples delivered ({} pushes), 0 pushes left", d.samples_spooled, d.pushes_spooled)),
+        "{}",
+        stdout(&o)
+    );
+    let raw = prom_raw(&base, "pkill");
+    assert_eq!(raw_sample_count(&raw) + 1, d.samples_delivered + d.samples_spooled);
+    for (name, m) in &raw {
+        // counters and histogram parts only (k6_vus and k6_vus_max are gauges)
+        if ["_total", "_count", "_sum", "_bucket"].iter().any(|x| name.ends_with(x)) {
+            let bad = non_monotone(m);
+            assert!(bad.is_empty(), "{name} drops (a reset, counted twice by increase()): {bad:?}");
+        }
+    }
+    assert_eq!(latest_sum(&raw["k6_http_reqs_total"]), generated as f64);
+    let (c, v) = check_json(&store, &["--source", &out, "--run", "pkill"]);
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(observed(&v, "count>0"), generated as f64, "{v}");
+    // pushed again: nothing spooled and the run is in the server, so nothing is re-sent
+    let o = run(&store, &["runs", "push", "pkill", "--out", &out]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("run pkill is already there and nothing of it is spooled: not re-sent"), "{}", stdout(&o));
+    assert_eq!(raw_sample_count(&prom_raw(&base, "pkill")) + 1, d.samples_delivered + d.samples_spooled);
+    prom.stop();
+    let _ = restarted.wait();
+}

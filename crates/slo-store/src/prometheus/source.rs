@@ -338,6 +338,28 @@ impl PrometheusSource {
         }
     }
 
+    /// Whether the server holds any series labelled `testid` within the lookback (slo's
+    /// data or registry, or k6's): an index lookup through `/api/v1/series`, no samples
+    /// read. `slo runs push` asks this before re-sending a run from the local store:
+    /// cumulative snapshots re-built from the local samples carry other timestamps and, where
+    /// the local order of points differs from the live one, other counts at the same
+    /// timestamp than those already stored, so a re-send into a server that has the run gives
+    /// `duplicate sample` refusals or counter drops that `increase()` counts as resets.
+    /// Errors: unreachable, HTTP, an answer that is not a list.
+    pub fn has_run(&self, testid: &str) -> Result<bool, PrometheusError> {
+        let now = secs(chrono::Utc::now().timestamp_millis() + 60_000);
+        let matcher = format!("{{testid=\"{}\"}}", promql_escape(testid));
+        let data = self.client.get_json(
+            "/api/v1/series",
+            &[("match[]", matcher.clone()), ("start", self.lookback_start_s()), ("end", now)],
+            &format!("series {matcher}"),
+        )?;
+        match data.as_array() {
+            Some(a) => Ok(!a.is_empty()),
+            None => Err(PrometheusError::Query { url: self.client.url(), query: matcher, msg: "expected a list of series".into() }),
+        }
+    }
+
     /// An instant PromQL query at `at_ms`: each result's labels and value (vector), or one
     /// unlabelled value (scalar). Errors: unreachable, HTTP, a query error.
     pub fn query(&self, promql: &str, at_ms: i64) -> Result<Vec<(LabelSet, f64)>, PrometheusError> {

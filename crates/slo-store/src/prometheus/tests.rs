@@ -533,3 +533,102 @@ fn native_histograms_behind_the_flag() {
     assert_eq!(natives.iter().map(|t| t.histograms[0].count_int).sum::<u64>(), 100);
     assert!(natives.iter().all(|t| t.samples.is_empty() && t.labels.iter().any(|l| l.value == HTTP_REQ_DURATION)));
 }
+
+/// A query-API fake: answers every GET with `body` (HTTP 200, JSON) and keeps each
+/// request's target (path and query string, percent-decoded).
+fn json_server(body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(conn) = conn else { return };
+            let mut w = conn.try_clone().unwrap();
+            let mut r = BufReader::new(conn);
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or("").replace('+', " ");
+            let mut dec = Vec::new();
+            let b = target.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' && i + 2 < b.len() {
+                    dec.push(u8::from_str_radix(&target[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    dec.push(b[i]);
+                    i += 1;
+                }
+            }
+            seen2.lock().unwrap().push(String::from_utf8(dec).unwrap());
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = w.write_all(resp.as_bytes());
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn has_run_asks_the_series_index_for_the_testid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = json_server(r#"{"status":"success","data":[{"__name__":"k6_http_reqs_total","testid":"a\"b"}]}"#);
+    let src = PrometheusSource::new(&test_cfg(&url, dir.path()));
+    assert!(src.has_run("a\"b").unwrap());
+    let target = seen.lock().unwrap()[0].clone();
+    assert!(target.starts_with("/api/v1/series?"), "{target}");
+    assert!(target.contains(r#"match[]={testid="a\"b"}"#), "the testid is matched exactly, quote escaped: {target}");
+    assert!(target.contains("start=") && target.contains("end="), "within the lookback: {target}");
+
+    let (url, _) = json_server(r#"{"status":"success","data":[]}"#);
+    assert!(!PrometheusSource::new(&test_cfg(&url, dir.path())).has_run("r1").unwrap());
+    let (url, _) = json_server(r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#);
+    let e = PrometheusSource::new(&test_cfg(&url, dir.path())).has_run("r1").unwrap_err();
+    assert!(e.to_string().contains("expected a list of series"), "{e}");
+}
+
+/// Why `slo runs push` does not re-send a run a server already holds: snapshots depend on
+/// the order the sink sees points in. The same five points, live in one order and re-sent
+/// in another (an iteration's point before the next request's, as a store scan may give
+/// them), give `k6_iterations_total` = 1 at 999 ms live but 2 at 998 ms re-sent. Merged in
+/// time order the counter drops, and Prometheus' reset rule (`counter_increase`) counts 4
+/// iterations where there were 2.
+#[test]
+fn a_resent_run_in_another_point_order_would_count_twice() {
+    let t0 = 1_700_000_000_000i64;
+    let pt = |m: &'static str, ms: i64| (m, (t0 + ms) * 1_000_000);
+    let live = [pt("http_reqs", 0), pt("iterations", 0), pt("http_reqs", 999), pt("http_reqs", 1001), pt("iterations", 998)];
+    let resent = [pt("http_reqs", 0), pt("iterations", 0), pt("iterations", 998), pt("http_reqs", 1001), pt("http_reqs", 999)];
+    let dir = tempfile::tempdir().unwrap();
+    let mut merged: Vec<(i64, f64)> = Vec::new();
+    for points in [live, resent] {
+        let srv = FakeServer::start(vec![(204, None)]);
+        let mut s = PrometheusSink::new(test_cfg(&srv.url, dir.path()), run_info("twice", t0)).unwrap();
+        for (m, t) in points {
+            s.write(m, t, 1.0, &[("scenario", "a")]);
+        }
+        s.close();
+        for req in srv.requests() {
+            for ts in req.timeseries.iter().filter(|t| t.labels.iter().any(|l| l.name == "__name__" && l.value == ITERATIONS)) {
+                merged.extend(ts.samples.iter().map(|x| (x.timestamp - t0, x.value)));
+            }
+        }
+    }
+    merged.sort_by_key(|x| x.0);
+    // live: 1 at 999 ms (the iteration at 998 ms arrives after the push), 2 at the end;
+    // re-sent: 2 at 998 ms already, 2 at the end (1001 ms)
+    assert_eq!(merged, vec![(998, 2.0), (999, 1.0), (1001, 2.0), (1001, 2.0)]);
+    let values: Vec<f64> = merged.iter().map(|x| x.1).collect();
+    assert_eq!(counter_increase(&values), 4.0, "2 iterations counted as 4");
+}
