@@ -41,6 +41,8 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
         allow_no_data: a.allow_no_data,
         threshold_window: a.threshold_window,
         min_samples: config.as_ref().and_then(|c| c.min_samples).unwrap_or(0),
+        // Table, Markdown and JUnit show verdicts only: read just the metrics judged.
+        verdicts_only: !matches!(a.format, crate::cli::ReportFormat::Json | crate::cli::ReportFormat::Html),
     };
     if let Some(spec) = &a.source {
         return check_source(&a, spec, thresholds, &slos, options);
@@ -73,7 +75,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
             0,
             format!(
                 "run {} is incomplete: its recording never ended (was the generator killed?); judged on the {} points recorded",
-                meta.id, report.points.accepted
+                meta.id, meta.points
             ),
         );
     }

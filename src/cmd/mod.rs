@@ -59,7 +59,8 @@ pub fn open_store(dir: &Path) -> anyhow::Result<LocalStore> {
 }
 
 /// Scans a stored run and judges `thresholds` and `slos` over it. Only the tag columns
-/// the filters read are decoded (k6 always adds `http_req_duration{expected_response:true}`).
+/// the filters read are decoded (k6 always adds `http_req_duration{expected_response:true}`),
+/// and with `options.verdicts_only` only the metrics judged.
 /// Errors: a threshold that does not fit its metric's type (exit 2), an unreadable run.
 pub fn analyze_run(
     store: &LocalStore,
@@ -92,7 +93,14 @@ pub fn analyze_with(
     tag_keys.extend(slos.iter().flat_map(|s| s.filter.iter().map(|(k, _)| k.clone())));
     tag_keys.sort();
     tag_keys.dedup();
-    let opts = slo_store::ScanOptions { tag_keys: Some(tag_keys), ..Default::default() };
+    let metrics = options.verdicts_only.then(|| {
+        let mut m: Vec<String> =
+            thresholds.iter().map(|t| t.key.metric.clone()).chain(slos.iter().map(|s| s.metric_name().to_string())).collect();
+        m.sort();
+        m.dedup();
+        m
+    });
+    let opts = slo_store::ScanOptions { tag_keys: Some(tag_keys), metrics, ..Default::default() };
     let plan = slo_analyze::Plan::for_run(meta, thresholds, slos, options);
     let mut analysis = slo_analyze::Analysis::new(plan).exit_with(Exit::InvalidInput)?;
     scan(&opts, &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| analysis.push(m, t, v, tags))?;

@@ -477,8 +477,12 @@ impl SampleSink for LocalSink {
     fn write(&mut self, batch: &SampleBatch) -> Result<(), SinkError> {
         let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let Some(w) = guard.as_mut() else { return Ok(()) };
+        // Requests as rows of the request table; everything else point by point.
+        for r in &batch.requests {
+            w.push_request(r)?;
+        }
         let mut err = None;
-        batch.for_each_point(|m, t, v, tags| {
+        let mut point = |m: &str, t: i64, v: f64, tags: &slo_model::PointTags<'_>| {
             if err.is_some() {
                 return;
             }
@@ -502,7 +506,11 @@ impl SampleSink for LocalSink {
             if let Err(e) = r {
                 err = Some(e);
             }
-        });
+        };
+        batch.iterations.iter().for_each(|s| s.for_each_point(&mut point));
+        batch.checks.iter().for_each(|s| s.for_each_point(&mut point));
+        batch.dropped.iter().for_each(|s| s.for_each_point(&mut point));
+        batch.vus.iter().for_each(|s| s.for_each_point(&mut point));
         if let Some(e) = err {
             return Err(Box::new(e));
         }

@@ -44,6 +44,10 @@ pub struct Options {
     /// A threshold (or one of its windows) with fewer samples is NO DATA. 0 and 1 mean
     /// the same: at least one sample.
     pub min_samples: u64,
+    /// Judge the thresholds and SLOs only: series no threshold or SLO reads collect
+    /// nothing and the report's `metrics` hold only the series judged (no k6 end-of-test
+    /// summary). For outputs that show verdicts alone.
+    pub verdicts_only: bool,
 }
 
 /// What to judge and over what: the input of [`Analysis::new`].
@@ -124,6 +128,69 @@ impl Hasher for FxHasher {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// `a == b`, without a call into libc's memcmp for strings of up to 16 bytes (tag
+/// values and metric names, compared once per point and filter).
+#[inline(always)]
+fn short_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Two overlapping loads cover every byte of a string of 4 to 16 bytes.
+    let w8 = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let w4 = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn short_eq_agrees_with_eq() {
+    let words = [
+        "",
+        "a",
+        "b",
+        "ab",
+        "ba",
+        "abc",
+        "abd",
+        "xbc",
+        "true",
+        "false",
+        "route_3",
+        "route_4",
+        "xoute_3",
+        "12345678",
+        "12345679",
+        "http_req_duration",
+        "http_req_durations",
+        "é",
+        "日本",
+    ];
+    for a in words {
+        for b in words {
+            assert_eq!(short_eq(a, b), a == b, "{a:?} {b:?}");
+        }
+        let mut c = a.to_string();
+        for i in 0..a.len() {
+            // each single changed byte is seen
+            let mut bytes = c.clone().into_bytes();
+            bytes[i] ^= 1;
+            if let Ok(d) = String::from_utf8(bytes) {
+                assert!(!short_eq(a, &d), "{a:?} {d:?}");
+            }
+        }
+        c.push('x');
+        assert!(!short_eq(a, &c));
+    }
+}
+
 #[inline]
 fn matches(filters: &[(String, String)], tags: &dyn TagLookup) -> bool {
     filters.iter().all(|(k, v)| tags.tag(k) == Some(v.as_str()))
@@ -166,11 +233,15 @@ struct Slot {
     keys: Vec<String>,
     /// Per series, then per windowed entry: filters as (index into `keys`, value).
     compiled: Vec<Vec<(usize, String)>>,
+    /// Per series, then per windowed entry: whether it collects points.
+    active: Vec<bool>,
 }
 
 impl Slot {
-    /// Fills `keys` and `compiled` from the filters (call once the series are final).
-    fn compile(&mut self) {
+    /// Fills `keys`, `compiled` and `active` from the filters (call once the series are
+    /// final). With `verdicts_only`, only series a threshold or SLO reads are active.
+    fn compile(&mut self, verdicts_only: bool) {
+        self.active = self.series.iter().map(|s| s.referenced || !verdicts_only).chain(self.windowed.iter().map(|_| true)).collect();
         let mut keys: Vec<String> = Vec::new();
         let mut compile = |filters: &[(String, String)]| -> Vec<(usize, String)> {
             filters
@@ -247,6 +318,8 @@ struct PlannedSlo {
 pub struct Analysis {
     slots: Vec<Slot>,
     index: FxMap<String, usize>,
+    /// The last metric looked up and its slot (points often come in runs of one metric).
+    last: Option<(String, usize)>,
     thresholds: Vec<PlannedThreshold>,
     slos: Vec<PlannedSlo>,
     undeclared: FxMap<String, u64>,
@@ -407,7 +480,15 @@ impl Analysis {
                 return;
             }
             index.insert(info.name.clone(), slots.len());
-            let mut slot = Slot { info, declared, series: Vec::new(), windowed: Vec::new(), keys: Vec::new(), compiled: Vec::new() };
+            let mut slot = Slot {
+                info,
+                declared,
+                series: Vec::new(),
+                windowed: Vec::new(),
+                keys: Vec::new(),
+                compiled: Vec::new(),
+                active: Vec::new(),
+            };
             slot.series_for(Vec::new(), false);
             slots.push(slot);
         };
@@ -507,11 +588,12 @@ impl Analysis {
             _ => (span_s, "span of the evaluated range".into()),
         };
         for slot in &mut slots {
-            slot.compile();
+            slot.compile(plan.options.verdicts_only);
         }
         Ok(Analysis {
             slots,
             index,
+            last: None,
             thresholds,
             slos,
             undeclared: FxMap::default(),
@@ -531,14 +613,28 @@ impl Analysis {
     /// (except a trend's amortized growth and the first point of an unknown metric).
     #[inline]
     pub fn push(&mut self, metric: &str, time_ns: i64, value: f64, tags: &dyn TagLookup) {
-        let Some(&i) = self.index.get(metric) else {
-            match self.undeclared.get_mut(metric) {
-                Some(c) => *c += 1,
-                None => {
-                    self.undeclared.insert(metric.to_string(), 1);
+        let i = match &self.last {
+            Some((name, i)) if short_eq(name, metric) => *i,
+            _ => {
+                let Some(&i) = self.index.get(metric) else {
+                    match self.undeclared.get_mut(metric) {
+                        Some(c) => *c += 1,
+                        None => {
+                            self.undeclared.insert(metric.to_string(), 1);
+                        }
+                    }
+                    return;
+                };
+                match &mut self.last {
+                    Some((name, j)) => {
+                        name.clear();
+                        name.push_str(metric);
+                        *j = i;
+                    }
+                    None => self.last = Some((metric.to_string(), i)),
                 }
+                i
             }
-            return;
         };
         if time_ns < self.range.start_ns || time_ns > self.range.end_ns {
             self.outside += 1;
@@ -564,10 +660,10 @@ impl Analysis {
         for (v, k) in vals.iter_mut().zip(&slot.keys) {
             *v = tags.tag(k);
         }
-        let hit = |f: &[(usize, String)]| f.iter().all(|(k, v)| vals[*k] == Some(v.as_str()));
+        let hit = |f: &[(usize, String)]| f.iter().all(|(k, v)| vals[*k].is_some_and(|x| short_eq(x, v)));
         let n = slot.series.len();
-        for (s, f) in slot.series.iter_mut().zip(&slot.compiled) {
-            if hit(f) {
+        for ((s, f), &on) in slot.series.iter_mut().zip(&slot.compiled).zip(&slot.active) {
+            if on && hit(f) {
                 s.sink.add(value);
             }
         }
@@ -587,8 +683,8 @@ impl Analysis {
     /// Judges every threshold and SLO and summarizes every metric.
     pub fn finish(mut self) -> CheckReport {
         for slot in &mut self.slots {
-            for s in &mut slot.series {
-                if let Sink::Trend(t) = &mut s.sink {
+            for (s, &on) in slot.series.iter_mut().zip(&slot.active) {
+                if let (Sink::Trend(t), true) = (&mut s.sink, on) {
                     t.sort();
                 }
             }
@@ -618,7 +714,13 @@ impl Analysis {
         for slot in &self.slots {
             let base_included = slot.declared || slot.series[0].sink.samples() > 0;
             for (si, s) in slot.series.iter().enumerate() {
-                let include = if si == 0 { base_included } else { s.referenced || base_included };
+                let include = if self.options.verdicts_only {
+                    s.referenced
+                } else if si == 0 {
+                    base_included
+                } else {
+                    s.referenced || base_included
+                };
                 if !include {
                     continue;
                 }

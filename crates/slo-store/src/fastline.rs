@@ -13,6 +13,9 @@ pub(crate) struct FastPoint<'a> {
     pub(crate) metric: &'a str,
     pub(crate) time: &'a str,
     pub(crate) value: f64,
+    /// The `tags` value's text as written (`{...}`, `null`, or `""` when absent): two
+    /// lines with equal texts have equal tags.
+    pub(crate) tags_raw: &'a str,
 }
 
 struct Scan<'a> {
@@ -170,18 +173,27 @@ impl<'a> Scan<'a> {
         }
     }
 
-    fn data(&mut self, tags: &mut TagVec<'a>) -> Option<(&'a str, f64)> {
+    /// The `data` object. `tags` holds the tags of the line whose tags text was `prev`;
+    /// when this line's tags text is the same, they are kept without parsing.
+    fn data(&mut self, tags: &mut TagVec<'a>, prev: &str) -> Option<(&'a str, f64, &'a str)> {
         self.eat(b'{')?;
-        let (mut time, mut value, mut seen_tags) = (None, None, false);
+        let (mut time, mut value, mut raw) = (None, None, None);
         loop {
             let k = self.string()?;
             self.eat(b':')?;
             match k {
                 "time" if time.is_none() => time = Some(self.string()?),
                 "value" if value.is_none() => value = Some(self.number()?),
-                "tags" if !seen_tags => {
-                    seen_tags = true;
-                    self.tags(tags)?
+                "tags" if raw.is_none() => {
+                    self.ws();
+                    let start = self.i;
+                    if !prev.is_empty() && self.b[start..].starts_with(prev.as_bytes()) {
+                        self.i += prev.len();
+                    } else {
+                        tags.clear();
+                        self.tags(tags)?;
+                    }
+                    raw = Some(&self.s[start..self.i]);
                 }
                 _ => return None,
             }
@@ -189,13 +201,18 @@ impl<'a> Scan<'a> {
                 break;
             }
         }
-        Some((time?, value?))
+        if raw.is_none() {
+            tags.clear();
+        }
+        Some((time?, value?, raw.unwrap_or("")))
     }
 }
 
-/// Parses a plain k6 `Point` line, appending its tags to `tags`; `None` when the line is
-/// anything else (the caller must then clear `tags` and use the full parser).
-pub(crate) fn fast_point<'a>(line: &'a str, tags: &mut TagVec<'a>) -> Option<FastPoint<'a>> {
+/// Parses a plain k6 `Point` line into `tags` and the returned fields; `None` when the
+/// line is anything else (the caller must then clear `tags` and use the full parser).
+/// `prev` is the [`FastPoint::tags_raw`] of the line whose tags `tags` holds (`""` for
+/// none): an equal tags text keeps them as they are, unparsed.
+pub(crate) fn fast_point<'a>(line: &'a str, tags: &mut TagVec<'a>, prev: &str) -> Option<FastPoint<'a>> {
     let mut p = Scan { s: line, b: line.as_bytes(), i: 0 };
     p.eat(b'{')?;
     let (mut is_point, mut metric, mut data) = (false, None, None);
@@ -210,7 +227,7 @@ pub(crate) fn fast_point<'a>(line: &'a str, tags: &mut TagVec<'a>) -> Option<Fas
                 is_point = true;
             }
             "metric" if metric.is_none() => metric = Some(p.string()?),
-            "data" if data.is_none() => data = Some(p.data(tags)?),
+            "data" if data.is_none() => data = Some(p.data(tags, prev)?),
             _ => return None,
         }
         if !p.next_member()? {
@@ -221,8 +238,8 @@ pub(crate) fn fast_point<'a>(line: &'a str, tags: &mut TagVec<'a>) -> Option<Fas
     if p.i != p.b.len() || !is_point {
         return None;
     }
-    let (time, value) = data?;
-    Some(FastPoint { metric: metric?, time, value })
+    let (time, value, tags_raw) = data?;
+    Some(FastPoint { metric: metric?, time, value, tags_raw })
 }
 
 #[cfg(test)]
@@ -268,7 +285,7 @@ mod tests {
         let mut accepted = 0;
         for l in lines {
             let mut tags = Vec::new();
-            let Some(fp) = fast_point(l, &mut tags) else { continue };
+            let Some(fp) = fast_point(l, &mut tags, "") else { continue };
             accepted += 1;
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             assert_eq!(v["type"], "Point");
@@ -285,5 +302,28 @@ mod tests {
         }
         // lines 1-4 and 14 are the plain shape
         assert_eq!(accepted, 5);
+    }
+
+    /// A line whose tags text equals the previous line's keeps the parsed tags; any
+    /// other text (even a prefix of it) is parsed afresh.
+    #[test]
+    fn equal_tags_text_is_reused_and_different_is_parsed() {
+        let a = r#"{"type":"Point","metric":"m","data":{"time":"t","value":1,"tags":{"name":"a","k":"v"}}}"#;
+        let b = r#"{"type":"Point","metric":"n","data":{"time":"t","value":2,"tags":{"name":"a","k":"v"}}}"#;
+        let c = r#"{"type":"Point","metric":"n","data":{"time":"t","value":3,"tags":{"name":"a"}}}"#;
+        let d = r#"{"type":"Point","metric":"n","data":{"time":"t","value":4}}"#;
+        let mut tags = Vec::new();
+        let fa = fast_point(a, &mut tags, "").unwrap();
+        assert_eq!(fa.tags_raw, r#"{"name":"a","k":"v"}"#);
+        let raw = fa.tags_raw;
+        let fb = fast_point(b, &mut tags, raw).unwrap();
+        assert_eq!(fb.tags_raw, raw);
+        assert_eq!(tags.len(), 2);
+        let fc = fast_point(c, &mut tags, fb.tags_raw).unwrap();
+        assert_eq!(fc.tags_raw, r#"{"name":"a"}"#);
+        assert_eq!(tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect::<Vec<_>>(), vec![("name", "a")]);
+        let fd = fast_point(d, &mut tags, fc.tags_raw).unwrap();
+        assert_eq!(fd.tags_raw, "");
+        assert!(tags.is_empty());
     }
 }

@@ -28,7 +28,7 @@ use slo_model::{builtin_metric, MetricInfo, MetricType, RunId, RunMeta, RunStatu
 use crate::error::StoreError;
 use crate::fastline::fast_point;
 use crate::json::{BStr, TagVec, TagsSeed};
-use crate::layout::{BatchBuilder, PartSink};
+use crate::layout::{request_metric_index, BatchBuilder, PartKind, PartSink, RequestBuilder};
 use crate::local::{now_ns, write_meta, LocalStore};
 use crate::time::parse_rfc3339_ns;
 
@@ -138,7 +138,8 @@ pub fn import_k6_json(store: &LocalStore, path: &Path, opts: ImportOptions) -> R
             result_rx.push(rrx);
         }
         s.spawn(move || read_chunks(input, path, work_tx));
-        let mut sink = PartSink::new(&tmp, 1);
+        let mut sink = PartSink::new(&tmp, 1, PartKind::Points);
+        let mut req_sink = PartSink::new(&tmp, 1, PartKind::Requests);
         let mut merge = Merge::new(path, opts.skip_bad_lines);
         // Chunk i went to parser i % PARSERS, so reading results round-robin restores
         // file order; a parser that hangs up without chunk i means the input ended.
@@ -148,12 +149,17 @@ pub fn import_k6_json(store: &LocalStore, path: &Path, opts: ImportOptions) -> R
                 Ok(r) => r?,
                 Err(_) => break,
             };
-            if let Some(batch) = merge.take(r)? {
+            let (points, requests) = merge.take(r)?;
+            if let Some(batch) = points {
                 sink.write(&batch)?;
+            }
+            if let Some(batch) = requests {
+                req_sink.write(&batch)?;
             }
             i += 1;
         }
         sink.close_part()?;
+        req_sink.close_part()?;
         merge.finish()
     })?;
     if summary.points == 0 {
@@ -300,6 +306,8 @@ fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, txs: Vec<SyncSender
 /// What a parser made of one chunk; line numbers are 1-based within the chunk.
 struct ChunkResult {
     batch: Option<RecordBatch>,
+    /// The chunk's HTTP request points, merged into request rows.
+    req_batch: Option<RecordBatch>,
     bytes: u64,
     lines: u64,
     points: u64,
@@ -370,8 +378,8 @@ impl<'p> Merge<'p> {
         Ok(())
     }
 
-    /// Takes the next chunk's result; returns its batch to write.
-    fn take(&mut self, r: ChunkResult) -> Result<Option<RecordBatch>, StoreError> {
+    /// Takes the next chunk's result; returns its point and request batches to write.
+    fn take(&mut self, r: ChunkResult) -> Result<(Option<RecordBatch>, Option<RecordBatch>), StoreError> {
         let base = self.s.lines;
         if let (false, Some(e)) = (self.skip, r.error) {
             return Err(self.bad(base + e.line, e.msg));
@@ -409,7 +417,7 @@ impl<'p> Merge<'p> {
         self.s.points += r.points;
         self.s.min_t = opt_min(self.s.min_t, r.min_t);
         self.s.max_t = opt_max(self.s.max_t, r.max_t);
-        Ok(r.batch)
+        Ok((r.batch, r.req_batch))
     }
 
     /// Resolves metrics used before (or without) a declaration: declared later in the
@@ -458,13 +466,14 @@ fn opt_max(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 /// A parser thread: parses each chunk it is dealt into one record batch.
 fn parse_worker(rx: Receiver<Result<Chunk, StoreError>>, tx: SyncSender<Result<ChunkResult, StoreError>>) {
     let mut builder = BatchBuilder::new();
+    let mut requests = RequestBuilder::new();
     for chunk in rx {
         let r = chunk.map(|c| {
             let mut data: &[u8] = &c.data;
             if c.seq == 0 {
                 data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data); // UTF-8 BOM
             }
-            let mut r = parse_chunk(data, &mut builder);
+            let mut r = parse_chunk(data, &mut builder, &mut requests);
             r.bytes = c.data.len() as u64;
             r
         });
@@ -494,9 +503,12 @@ fn find_newline(b: &[u8]) -> Option<usize> {
 
 /// Parses a chunk's lines. Bad lines are collected (the merge decides whether they
 /// fail the import); parsing goes on after one so `skip_bad_lines` can count them all.
-fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder) -> ChunkResult {
+/// Points of k6's HTTP request metrics go to `requests`, those of one request (same
+/// time, same tags text, consecutive) into one row; the others to `builder`.
+fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder, requests: &mut RequestBuilder) -> ChunkResult {
     let mut r = ChunkResult {
         batch: None,
+        req_batch: None,
         bytes: 0,
         lines: 0,
         points: 0,
@@ -509,7 +521,14 @@ fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder) -> ChunkResult {
         error: None,
     };
     let mut tags: TagVec<'_> = Vec::with_capacity(16);
+    // The tags text `tags` holds (of the last fast-parsed line), and that of the open
+    // request row ("" when not known: never merged).
+    let mut prev_raw: &str = "";
+    let mut row_raw: &str = "";
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    // Chunks end at a line end, so a chunk of valid UTF-8 has valid lines: checked once.
+    let whole = std::str::from_utf8(data).ok();
+    let base = data.as_ptr() as usize;
     while !data.is_empty() {
         let (line, rest) = match find_newline(data) {
             Some(i) => (&data[..i], &data[i + 1..]),
@@ -521,21 +540,43 @@ fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder) -> ChunkResult {
         if trimmed.is_empty() {
             continue;
         }
-        tags.clear();
-        let fast = std::str::from_utf8(trimmed).ok().and_then(|l| fast_point(l, &mut tags));
-        let parsed = match fast {
-            Some(fp) => match parse_rfc3339_ns(fp.time) {
-                Ok(t) => Ok(Parsed::Point { metric: Cow::Borrowed(fp.metric), t, value: fp.value }),
-                Err(e) => Err(format!("bad time {:?}: {e}", fp.time)),
-            },
+        let text = match whole {
+            Some(w) => {
+                let at = trimmed.as_ptr() as usize - base;
+                w.get(at..at + trimmed.len())
+            }
+            None => std::str::from_utf8(trimmed).ok(),
+        };
+        let fast = text.and_then(|l| fast_point(l, &mut tags, prev_raw));
+        let was_fast = fast.is_some();
+        let (parsed, raw) = match fast {
+            Some(fp) => (
+                match parse_rfc3339_ns(fp.time) {
+                    Ok(t) => Ok(Parsed::Point { metric: Cow::Borrowed(fp.metric), t, value: fp.value }),
+                    Err(e) => Err(format!("bad time {:?}: {e}", fp.time)),
+                },
+                fp.tags_raw,
+            ),
             None => {
                 tags.clear();
-                parse_line(trimmed, &mut tags)
+                (parse_line(trimmed, &mut tags), "")
             }
         };
+        prev_raw = if was_fast { raw } else { "" };
         match parsed {
             Ok(Parsed::Point { metric, t, value }) => {
-                if builder.push(&metric, t, value, &tags) {
+                let new_metric = match request_metric_index(&metric).filter(|&i| !crate::layout::is_data_metric(i)) {
+                    Some(idx) => {
+                        let same = !raw.is_empty() && raw == row_raw;
+                        let (new_metric, new_row) = requests.push_point(idx, t, value, &tags, same);
+                        if new_row {
+                            row_raw = raw;
+                        }
+                        new_metric
+                    }
+                    None => builder.push(&metric, t, value, &tags),
+                };
+                if new_metric {
                     r.first_use.push((metric.into_owned(), r.lines));
                 }
                 r.points += 1;
@@ -560,6 +601,9 @@ fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder) -> ChunkResult {
     }
     if builder.len() > 0 {
         r.batch = Some(builder.finish());
+    }
+    if requests.len() > 0 {
+        r.req_batch = Some(requests.finish());
     }
     r
 }

@@ -11,6 +11,15 @@
 //! | `value` | `Float64` | ms for time metrics, bytes for data metrics |
 //! | `scenario` … `check` | `Utf8`, nullable | k6's common tags ([`FIXED_TAGS`]); null = tag absent |
 //! | `tags` | `Utf8`, nullable | JSON object of the other tags, keys sorted; null when none |
+//!
+//! HTTP requests have a wide table of their own (`req-NNNNNN.parquet`), one row per
+//! request, because a request is eleven k6 points with one tag set and one timestamp:
+//! the same `time`, fixed tag and `tags` columns, then one nullable `Float64` column per
+//! metric of [`REQUEST_METRICS`] (`http_reqs` … `http_req_failed`, `data_sent`,
+//! `data_received`, `slo_scheduling_lag`); null = no such point. `data_sent` and
+//! `data_received` points carry only the row's `group`, `scenario` and extra tags (not
+//! `error`), as k6 tags them. A metric's points are all in one table kind, in arrival
+//! order, so readers keep k6's arithmetic (running sums in arrival order).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -79,18 +88,108 @@ pub fn part_schema() -> SchemaRef {
     S.get_or_init(|| Arc::new(Schema::new(field_list()))).clone()
 }
 
-fn writer_properties() -> WriterProperties {
+/// The metrics of one HTTP request, each a nullable `Float64` column of the request
+/// table, in the order a row's points are delivered (k6's order for one request).
+/// Units: ms for the trends, 1 for `http_reqs`, 0/1 for `http_req_failed`, bytes for
+/// `data_sent`/`data_received`.
+pub const REQUEST_METRICS: [&str; 12] = [
+    "http_reqs",
+    "http_req_duration",
+    "http_req_blocked",
+    "http_req_connecting",
+    "http_req_tls_handshaking",
+    "http_req_sending",
+    "http_req_waiting",
+    "http_req_receiving",
+    "http_req_failed",
+    "data_sent",
+    "data_received",
+    slo_model::SCHEDULING_LAG_METRIC,
+];
+/// Number of [`REQUEST_METRICS`].
+pub(crate) const N_REQ: usize = REQUEST_METRICS.len();
+
+/// Whether the `i`-th request metric is `data_sent`/`data_received`, whose points carry
+/// only `group`, `scenario` and the extra tags.
+#[inline]
+pub(crate) fn is_data_metric(i: usize) -> bool {
+    i == 9 || i == 10
+}
+
+/// The index in [`REQUEST_METRICS`] of `metric`, if it is one.
+#[inline]
+pub(crate) fn request_metric_index(metric: &str) -> Option<usize> {
+    REQUEST_METRICS.iter().position(|m| *m == metric)
+}
+
+/// The Arrow schema of request tables (`req-NNNNNN.parquet`; see the module docs).
+pub fn request_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut f = vec![Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), false)];
+        for t in FIXED_TAGS {
+            f.push(Field::new(t, DataType::Utf8, true));
+        }
+        f.push(Field::new(EXTRA_TAGS_COLUMN, DataType::Utf8, true));
+        for m in REQUEST_METRICS {
+            f.push(Field::new(m, DataType::Float64, true));
+        }
+        Arc::new(Schema::new(f))
+    })
+    .clone()
+}
+
+/// The two kinds of part files of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PartKind {
+    /// `part-NNNNNN.parquet`: long format, one row per point.
+    Points,
+    /// `req-NNNNNN.parquet`: one row per HTTP request.
+    Requests,
+}
+
+impl PartKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            PartKind::Points => "part-",
+            PartKind::Requests => "req-",
+        }
+    }
+
+    fn schema(self) -> SchemaRef {
+        match self {
+            PartKind::Points => part_schema(),
+            PartKind::Requests => request_schema(),
+        }
+    }
+}
+
+fn writer_properties(kind: PartKind) -> WriterProperties {
     let mut b = WriterProperties::builder();
     // Min/max of tag strings cost a comparison per value and prune nothing; `time`
     // statistics are what scans prune row groups with.
     for t in FIXED_TAGS.iter().chain([&EXTRA_TAGS_COLUMN]) {
         b = b.set_column_statistics_enabled(ColumnPath::from(*t), EnabledStatistics::None);
     }
+    // Times and latencies are nearly all distinct: a dictionary would only be abandoned.
+    // Counts, 0/1 rates, byte sizes and connect times repeat and keep theirs.
+    let distinct: &[&str] = match kind {
+        PartKind::Points => &["time", "value"],
+        PartKind::Requests => &[
+            "time",
+            "http_req_duration",
+            "http_req_blocked",
+            "http_req_sending",
+            "http_req_waiting",
+            "http_req_receiving",
+            slo_model::SCHEDULING_LAG_METRIC,
+        ],
+    };
+    for c in distinct {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
     b.set_compression(Compression::SNAPPY)
         .set_dictionary_enabled(true)
-        // Times and values are nearly all distinct: a dictionary would only be abandoned.
-        .set_column_dictionary_enabled(ColumnPath::from("time"), false)
-        .set_column_dictionary_enabled(ColumnPath::from("value"), false)
         .set_max_row_group_row_count(Some(ROWS_PER_PART))
         .set_created_by(format!("slo {}", env!("CARGO_PKG_VERSION")))
         .build()
@@ -102,6 +201,106 @@ pub const ROWS_PER_PART: usize = 1_000_000;
 /// Rows per Arrow record batch handed to the Parquet encoder.
 pub(crate) const BATCH_ROWS: usize = 65_536;
 
+/// The fixed tag columns and the `tags` JSON column, shared by both table kinds.
+struct TagColumns {
+    cols: Vec<StringBuilder>,
+    extra: StringBuilder,
+    scratch: Vec<u32>,
+    json: String,
+}
+
+impl TagColumns {
+    fn new() -> Self {
+        TagColumns {
+            cols: (0..N_FIXED).map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 8)).collect(),
+            extra: StringBuilder::new(),
+            scratch: Vec::new(),
+            json: String::new(),
+        }
+    }
+
+    /// Appends one row's tags: fixed keys to their columns, the others as a JSON object
+    /// with sorted keys. For a key given twice, the later value wins.
+    fn append<K: AsRef<str>, V: AsRef<str>>(&mut self, tags: &[(K, V)]) {
+        let mut slots: [Option<&str>; N_FIXED] = [None; N_FIXED];
+        self.scratch.clear();
+        for (i, (k, v)) in tags.iter().enumerate() {
+            match fixed_index(k.as_ref()) {
+                Some(c) => slots[c] = Some(v.as_ref()),
+                None => self.scratch.push(i as u32),
+            }
+        }
+        for (b, s) in self.cols.iter_mut().zip(slots) {
+            match s {
+                Some(v) => b.append_value(v),
+                None => b.append_null(),
+            }
+        }
+        if self.scratch.is_empty() {
+            self.extra.append_null();
+        } else {
+            // Sort by key (stable, so equal keys keep input order), then keep the last of
+            // each run of equal keys.
+            self.scratch.sort_by(|&a, &b| tags[a as usize].0.as_ref().cmp(tags[b as usize].0.as_ref()));
+            self.json.clear();
+            let scratch = std::mem::take(&mut self.scratch);
+            extra_json(&mut self.json, scratch.iter().map(|&i| (tags[i as usize].0.as_ref(), tags[i as usize].1.as_ref())));
+            self.scratch = scratch;
+            self.extra.append_value(&self.json);
+        }
+    }
+
+    /// Appends one row given as fixed-column values and the `tags` JSON text.
+    fn append_slots(&mut self, slots: [Option<&str>; N_FIXED], extra: Option<&str>) {
+        for (b, s) in self.cols.iter_mut().zip(slots) {
+            match s {
+                Some(v) => b.append_value(v),
+                None => b.append_null(),
+            }
+        }
+        match extra {
+            Some(j) => self.extra.append_value(j),
+            None => self.extra.append_null(),
+        }
+    }
+
+    /// The fixed tag columns then the `tags` column; empties the builders.
+    fn finish(&mut self, cols: &mut Vec<ArrayRef>) {
+        for b in &mut self.cols {
+            cols.push(Arc::new(b.finish()));
+        }
+        cols.push(Arc::new(self.extra.finish()));
+    }
+}
+
+/// Writes `{"k":"v",...}` for `pairs` sorted by key, keeping the last of equal keys.
+fn extra_json<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
+    out.push('{');
+    let mut pending: Option<(&str, &str)> = None;
+    let mut first = true;
+    let mut emit = |out: &mut String, (k, v): (&str, &str)| {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        write_json_str(out, k);
+        out.push(':');
+        write_json_str(out, v);
+    };
+    for (k, v) in pairs {
+        if let Some(p) = pending {
+            if p.0 != k {
+                emit(out, p);
+            }
+        }
+        pending = Some((k, v));
+    }
+    if let Some(p) = pending {
+        emit(out, p);
+    }
+    out.push('}');
+}
+
 /// Accumulates points into Arrow columns in the part layout.
 pub(crate) struct BatchBuilder {
     metric_keys: Vec<i32>,
@@ -110,10 +309,7 @@ pub(crate) struct BatchBuilder {
     last_metric: i32,
     time: Vec<i64>,
     value: Vec<f64>,
-    tag_cols: Vec<StringBuilder>,
-    extra: StringBuilder,
-    scratch: Vec<u32>,
-    json: String,
+    tags: TagColumns,
 }
 
 impl BatchBuilder {
@@ -125,10 +321,7 @@ impl BatchBuilder {
             last_metric: -1,
             time: Vec::with_capacity(BATCH_ROWS),
             value: Vec::with_capacity(BATCH_ROWS),
-            tag_cols: (0..N_FIXED).map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 8)).collect(),
-            extra: StringBuilder::new(),
-            scratch: Vec::new(),
-            json: String::new(),
+            tags: TagColumns::new(),
         }
     }
 
@@ -160,47 +353,7 @@ impl BatchBuilder {
         self.metric_keys.push(key);
         self.time.push(time_ns);
         self.value.push(value);
-
-        let mut slots: [Option<&str>; N_FIXED] = [None; N_FIXED];
-        self.scratch.clear();
-        for (i, (k, v)) in tags.iter().enumerate() {
-            match fixed_index(k.as_ref()) {
-                Some(c) => slots[c] = Some(v.as_ref()),
-                None => self.scratch.push(i as u32),
-            }
-        }
-        for (b, s) in self.tag_cols.iter_mut().zip(slots) {
-            match s {
-                Some(v) => b.append_value(v),
-                None => b.append_null(),
-            }
-        }
-        if self.scratch.is_empty() {
-            self.extra.append_null();
-        } else {
-            // Sort by key (stable, so equal keys keep input order), then keep the last of
-            // each run of equal keys.
-            self.scratch.sort_by(|&a, &b| tags[a as usize].0.as_ref().cmp(tags[b as usize].0.as_ref()));
-            self.json.clear();
-            self.json.push('{');
-            let n = self.scratch.len();
-            let mut first = true;
-            for j in 0..n {
-                let (k, v) = &tags[self.scratch[j] as usize];
-                if j + 1 < n && tags[self.scratch[j + 1] as usize].0.as_ref() == k.as_ref() {
-                    continue;
-                }
-                if !first {
-                    self.json.push(',');
-                }
-                first = false;
-                write_json_str(&mut self.json, k.as_ref());
-                self.json.push(':');
-                write_json_str(&mut self.json, v.as_ref());
-            }
-            self.json.push('}');
-            self.extra.append_value(&self.json);
-        }
+        self.tags.append(tags);
         new_metric
     }
 
@@ -214,12 +367,189 @@ impl BatchBuilder {
         let time = TimestampNanosecondArray::from(std::mem::replace(&mut self.time, Vec::with_capacity(BATCH_ROWS))).with_timezone("UTC");
         let value = Float64Array::from(std::mem::replace(&mut self.value, Vec::with_capacity(BATCH_ROWS)));
         let mut cols: Vec<ArrayRef> = vec![Arc::new(metric), Arc::new(time), Arc::new(value)];
-        for b in &mut self.tag_cols {
-            cols.push(Arc::new(b.finish()));
-        }
-        cols.push(Arc::new(self.extra.finish()));
+        self.tags.finish(&mut cols);
         RecordBatch::try_new(part_schema(), cols).expect("columns match the part schema")
     }
+}
+
+/// Accumulates HTTP requests into the columns of the request table, either whole
+/// ([`RequestBuilder::push_request`]) or point by point, merging consecutive points of
+/// one request ([`RequestBuilder::push_point`], for imports).
+pub(crate) struct RequestBuilder {
+    time: Vec<i64>,
+    tags: TagColumns,
+    values: Vec<Vec<Option<f64>>>,
+    /// The row being filled point by point: its time and values so far.
+    open: Option<(i64, [Option<f64>; N_REQ])>,
+    seen: [bool; N_REQ],
+    /// The `tags` JSON of the last `SampleTags::extra` seen, and that tag set.
+    cached_extra: Option<(Arc<slo_model::Tags>, Option<String>)>,
+    json: String,
+}
+
+impl RequestBuilder {
+    pub(crate) fn new() -> Self {
+        RequestBuilder {
+            time: Vec::with_capacity(BATCH_ROWS),
+            tags: TagColumns::new(),
+            values: (0..N_REQ).map(|_| Vec::with_capacity(BATCH_ROWS)).collect(),
+            open: None,
+            seen: [false; N_REQ],
+            cached_extra: None,
+            json: String::new(),
+        }
+    }
+
+    /// Rows held (the open one included).
+    pub(crate) fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    fn close_open(&mut self) {
+        if let Some((_, vals)) = self.open.take() {
+            for (col, v) in self.values.iter_mut().zip(vals) {
+                col.push(v);
+            }
+        }
+    }
+
+    /// Appends one request as one row (its points as [`slo_model::RequestSample::for_each_point`]
+    /// lists them). Returns the number of points it holds (11, or 12 with a scheduling lag).
+    pub(crate) fn push_request(&mut self, s: &slo_model::RequestSample) -> u64 {
+        self.close_open();
+        self.time.push(s.time_ns);
+        let mut status_buf = [0u8; 5];
+        let status = fmt_u16(s.status, &mut status_buf);
+        let mut code_buf = [0u8; 10];
+        let code = (s.error_code != 0).then(|| fmt_u32(s.error_code, &mut code_buf));
+        let slots: [Option<&str>; N_FIXED] = [
+            Some(&s.tags.scenario),
+            Some(&s.tags.group),
+            Some(&s.name),
+            Some(s.method.as_str()),
+            Some(status),
+            Some(&s.url),
+            Some(if s.expected_response { "true" } else { "false" }),
+            code,
+            Some("HTTP/1.1"),
+            None,
+        ];
+        let error = if s.error_code != 0 && s.status == 0 { slo_model::sample::error_code::message(s.error_code) } else { None };
+        let extra = &s.tags.extra;
+        if let Some(msg) = error {
+            // Rare (transport errors): the request's own JSON with `error` merged in.
+            let mut pairs: Vec<(&str, &str)> = extra.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            pairs.push(("error", msg));
+            pairs.sort_by(|a, b| a.0.cmp(b.0));
+            self.json.clear();
+            extra_json(&mut self.json, pairs.into_iter());
+            self.tags.append_slots(slots, Some(&self.json));
+        } else {
+            let hit = self.cached_extra.as_ref().is_some_and(|(t, _)| Arc::ptr_eq(t, extra));
+            if !hit {
+                let json = (!extra.0.is_empty()).then(|| {
+                    let mut j = String::new();
+                    extra_json(&mut j, extra.0.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                    j
+                });
+                self.cached_extra = Some((extra.clone(), json));
+            }
+            let json = self.cached_extra.as_ref().and_then(|(_, j)| j.as_deref());
+            self.tags.append_slots(slots, json);
+        }
+        let vals = [
+            Some(1.0),
+            Some(s.duration_ms),
+            Some(s.blocked_ms),
+            Some(s.connecting_ms),
+            Some(s.tls_handshaking_ms),
+            Some(s.sending_ms),
+            Some(s.waiting_ms),
+            Some(s.receiving_ms),
+            Some(if s.expected_response { 0.0 } else { 1.0 }),
+            Some(s.bytes_sent as f64),
+            Some(s.bytes_received as f64),
+            s.scheduling_lag_ms,
+        ];
+        for (i, (col, v)) in self.values.iter_mut().zip(vals).enumerate() {
+            self.seen[i] |= v.is_some();
+            col.push(v);
+        }
+        11 + u64::from(s.scheduling_lag_ms.is_some())
+    }
+
+    /// Appends the point of request metric `idx` (see [`REQUEST_METRICS`]) to the open
+    /// row when it belongs there (same time, `same_tags` as the open row's, that metric
+    /// not yet set), otherwise to a new row. Returns (whether the metric is new to this
+    /// batch, whether a new row was begun).
+    pub(crate) fn push_point<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        idx: usize,
+        time_ns: i64,
+        value: f64,
+        tags: &[(K, V)],
+        same_tags: bool,
+    ) -> (bool, bool) {
+        let new_metric = !self.seen[idx];
+        self.seen[idx] = true;
+        if let Some((t, vals)) = &mut self.open {
+            if same_tags && *t == time_ns && vals[idx].is_none() {
+                vals[idx] = Some(value);
+                return (new_metric, false);
+            }
+        }
+        self.close_open();
+        self.time.push(time_ns);
+        self.tags.append(tags);
+        let mut vals = [None; N_REQ];
+        vals[idx] = Some(value);
+        self.open = Some((time_ns, vals));
+        (new_metric, true)
+    }
+
+    /// Takes the rows held as a record batch in [`request_schema`] and empties the builder.
+    pub(crate) fn finish(&mut self) -> RecordBatch {
+        self.close_open();
+        self.seen = [false; N_REQ];
+        let time = TimestampNanosecondArray::from(std::mem::replace(&mut self.time, Vec::with_capacity(BATCH_ROWS))).with_timezone("UTC");
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(time)];
+        self.tags.finish(&mut cols);
+        for col in &mut self.values {
+            let v = std::mem::replace(col, Vec::with_capacity(BATCH_ROWS));
+            cols.push(Arc::new(Float64Array::from(v)));
+        }
+        RecordBatch::try_new(request_schema(), cols).expect("columns match the request schema")
+    }
+}
+
+/// Formats `n` in decimal into `buf`.
+fn fmt_u16(n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// Formats `n` in decimal into `buf`.
+fn fmt_u32(n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Appends `s` as a JSON string literal (RFC 8259 escapes).
@@ -253,19 +583,20 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// File name of part `n` once closed.
-pub(crate) fn part_name(n: u32) -> String {
-    format!("part-{n:06}.parquet")
+/// File name of part `n` of `kind` once closed.
+pub(crate) fn part_name(kind: PartKind, n: u32) -> String {
+    format!("{}{n:06}.parquet", kind.prefix())
 }
 
-/// The part number of a closed part file name, `None` for anything else (tmp files).
-pub(crate) fn parse_part_name(name: &str) -> Option<u32> {
-    let d = name.strip_prefix("part-")?.strip_suffix(".parquet")?;
-    if d.len() >= 6 && d.bytes().all(|c| c.is_ascii_digit()) {
-        d.parse().ok()
-    } else {
-        None
+/// The kind and number of a closed part file name, `None` for anything else (tmp files).
+pub(crate) fn parse_part_name(name: &str) -> Option<(PartKind, u32)> {
+    for kind in [PartKind::Points, PartKind::Requests] {
+        let Some(d) = name.strip_prefix(kind.prefix()).and_then(|r| r.strip_suffix(".parquet")) else { continue };
+        if d.len() >= 6 && d.bytes().all(|c| c.is_ascii_digit()) {
+            return d.parse().ok().map(|n| (kind, n));
+        }
     }
+    None
 }
 
 /// Writes record batches into numbered part files of one run directory. A part being
@@ -273,6 +604,7 @@ pub(crate) fn parse_part_name(name: &str) -> Option<u32> {
 /// so readers never see a half-written file.
 pub(crate) struct PartSink {
     dir: PathBuf,
+    kind: PartKind,
     next: u32,
     current: Option<OpenPart>,
     /// Closed parts so far.
@@ -287,9 +619,9 @@ struct OpenPart {
 }
 
 impl PartSink {
-    /// A sink that writes parts numbered from `first` into `dir`.
-    pub(crate) fn new(dir: &Path, first: u32) -> Self {
-        PartSink { dir: dir.to_path_buf(), next: first, current: None, parts_closed: 0 }
+    /// A sink that writes parts of `kind` numbered from `first` into `dir`.
+    pub(crate) fn new(dir: &Path, first: u32, kind: PartKind) -> Self {
+        PartSink { dir: dir.to_path_buf(), kind, next: first, current: None, parts_closed: 0 }
     }
 
     /// Writes a batch into the open part (opening one if none), closing the part once it
@@ -301,10 +633,10 @@ impl PartSink {
         if self.current.is_none() {
             let n = self.next;
             self.next += 1;
-            let tmp = self.dir.join(format!(".{}.tmp", part_name(n)));
-            let fin = self.dir.join(part_name(n));
+            let tmp = self.dir.join(format!(".{}.tmp", part_name(self.kind, n)));
+            let fin = self.dir.join(part_name(self.kind, n));
             let f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-            let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, f), part_schema(), Some(writer_properties()))
+            let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, f), self.kind.schema(), Some(writer_properties(self.kind)))
                 .map_err(|e| StoreError::parquet(&tmp, e))?;
             self.current = Some(OpenPart { writer, tmp, fin, rows: 0 });
         }
@@ -359,8 +691,11 @@ mod tests {
 
     #[test]
     fn part_names() {
-        assert_eq!(part_name(1), "part-000001.parquet");
-        assert_eq!(parse_part_name("part-000012.parquet"), Some(12));
+        assert_eq!(part_name(PartKind::Points, 1), "part-000001.parquet");
+        assert_eq!(part_name(PartKind::Requests, 3), "req-000003.parquet");
+        assert_eq!(parse_part_name("part-000012.parquet"), Some((PartKind::Points, 12)));
+        assert_eq!(parse_part_name("req-000012.parquet"), Some((PartKind::Requests, 12)));
+        assert_eq!(parse_part_name(".req-000012.parquet.tmp"), None);
         assert_eq!(parse_part_name(".part-000012.parquet.tmp"), None);
         assert_eq!(parse_part_name("part-1.parquet"), None);
     }

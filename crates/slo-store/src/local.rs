@@ -3,6 +3,7 @@
 //! ```text
 //! <dir>/runs/<run-id>/run.json              RunMeta, pretty JSON
 //! <dir>/runs/<run-id>/part-000001.parquet   points in arrival order (see `layout`)
+//! <dir>/runs/<run-id>/req-000001.parquet    HTTP requests, one row each (see `layout`)
 //! <dir>/runs/<run-id>/.part-000002.parquet.tmp   a part being written (ignored by readers)
 //! <dir>/runs/<run-id>/writer.pid            present while a writer holds the run
 //! <dir>/.tmp/<random>/                      imports being assembled
@@ -18,7 +19,7 @@ use parquet::file::statistics::Statistics;
 use slo_model::{builtin_metric, MetricInfo, Point, RunId, RunMeta, RunStatus};
 
 use crate::error::StoreError;
-use crate::layout::{parse_part_name, BatchBuilder, PartSink, BATCH_ROWS};
+use crate::layout::{parse_part_name, BatchBuilder, PartKind, PartSink, RequestBuilder, BATCH_ROWS, REQUEST_METRICS};
 
 /// Name of the metadata file in each run folder.
 pub const RUN_FILE: &str = "run.json";
@@ -157,9 +158,10 @@ impl LocalStore {
         }
     }
 
-    /// The closed part files of a run, in part-number order (tmp files excluded).
+    /// The closed part files of a run (both kinds, tmp files excluded), in part-number
+    /// order, a number's point part before its request part.
     pub fn part_files(&self, meta: &RunMeta) -> Result<Vec<PathBuf>, StoreError> {
-        part_files_in(&self.run_dir(&meta.id))
+        Ok(part_files_in(&self.run_dir(&meta.id))?.into_iter().map(|(_, p)| p).collect())
     }
 
     /// Starts recording a run: creates its folder, writes `run.json` with status
@@ -185,10 +187,12 @@ impl LocalStore {
         write_meta(&dir, &meta)?;
         let declared = meta.metrics.iter().map(|m| (m.name.clone(), m.clone())).collect();
         Ok(RunWriter {
-            sink: PartSink::new(&dir, 1),
+            sink: PartSink::new(&dir, 1, PartKind::Points),
+            req_sink: PartSink::new(&dir, 1, PartKind::Requests),
             dir,
             meta,
             builder: BatchBuilder::new(),
+            requests: RequestBuilder::new(),
             declared,
             used: HashSet::new(),
             min_t: None,
@@ -199,31 +203,43 @@ impl LocalStore {
     }
 }
 
-/// Closed part files of a run folder, in order.
-fn part_files_in(run_dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+/// Closed part files of a run folder with their kinds, in (number, kind) order.
+pub(crate) fn part_files_in(run_dir: &Path) -> Result<Vec<(PartKind, PathBuf)>, StoreError> {
     let rd = fs::read_dir(run_dir).map_err(|e| StoreError::io(run_dir, e))?;
     let mut parts = Vec::new();
     for ent in rd {
         let ent = ent.map_err(|e| StoreError::io(run_dir, e))?;
-        if let Some(n) = ent.file_name().to_str().and_then(parse_part_name) {
-            parts.push((n, ent.path()));
+        if let Some((kind, n)) = ent.file_name().to_str().and_then(parse_part_name) {
+            parts.push((n, kind, ent.path()));
         }
     }
     parts.sort();
-    Ok(parts.into_iter().map(|(_, p)| p).collect())
+    Ok(parts.into_iter().map(|(_, k, p)| (k, p)).collect())
 }
 
-/// Rows and min/max `time` of part files, from their footers only.
-fn footer_stats(parts: &[PathBuf]) -> Result<(u64, Option<i64>, Option<i64>), StoreError> {
-    let mut rows = 0u64;
+/// Points and min/max `time` of part files, from their footers only (a request row
+/// holds one point per non-null metric column).
+fn footer_stats(parts: &[(PartKind, PathBuf)]) -> Result<(u64, Option<i64>, Option<i64>), StoreError> {
+    let mut points = 0u64;
     let (mut lo, mut hi): (Option<i64>, Option<i64>) = (None, None);
-    for p in parts {
+    for (kind, p) in parts {
         let f = fs::File::open(p).map_err(|e| StoreError::io(p, e))?;
         let r = SerializedFileReader::new(f).map_err(|e| StoreError::parquet(p, e))?;
         let md = r.metadata();
-        let time_col = md.file_metadata().schema_descr().columns().iter().position(|c| c.name() == "time");
+        let cols = md.file_metadata().schema_descr().columns().to_vec();
+        let time_col = cols.iter().position(|c| c.name() == "time");
         for rg in md.row_groups() {
-            rows += rg.num_rows() as u64;
+            match kind {
+                PartKind::Points => points += rg.num_rows() as u64,
+                PartKind::Requests => {
+                    for (i, c) in cols.iter().enumerate() {
+                        if REQUEST_METRICS.contains(&c.name()) {
+                            let nulls = rg.column(i).statistics().and_then(|s| s.null_count_opt()).unwrap_or(0);
+                            points += (rg.num_rows() as u64).saturating_sub(nulls);
+                        }
+                    }
+                }
+            }
             if let Some(Statistics::Int64(s)) = time_col.and_then(|i| rg.column(i).statistics()) {
                 if let Some(&m) = s.min_opt() {
                     lo = Some(lo.map_or(m, |x| x.min(m)));
@@ -234,7 +250,7 @@ fn footer_stats(parts: &[PathBuf]) -> Result<(u64, Option<i64>, Option<i64>), St
             }
         }
     }
-    Ok((rows, lo, hi))
+    Ok((points, lo, hi))
 }
 
 /// Writes `run.json` atomically (tmp file, then rename).
@@ -273,6 +289,8 @@ pub struct RunWriter {
     meta: RunMeta,
     builder: BatchBuilder,
     sink: PartSink,
+    requests: RequestBuilder,
+    req_sink: PartSink,
     declared: BTreeMap<String, MetricInfo>,
     used: HashSet<String>,
     min_t: Option<i64>,
@@ -322,6 +340,29 @@ impl RunWriter {
         Ok(())
     }
 
+    /// Appends one HTTP request as one row of the request table: the points
+    /// [`slo_model::RequestSample::for_each_point`] lists, without expanding them.
+    pub fn push_request(&mut self, s: &slo_model::RequestSample) -> Result<(), StoreError> {
+        if self.requests.len() == 0 {
+            for m in REQUEST_METRICS {
+                if !self.used.contains(m) && (m != slo_model::SCHEDULING_LAG_METRIC || s.scheduling_lag_ms.is_some()) {
+                    self.used.insert(m.to_string());
+                }
+            }
+        } else if s.scheduling_lag_ms.is_some() && !self.used.contains(slo_model::SCHEDULING_LAG_METRIC) {
+            self.used.insert(slo_model::SCHEDULING_LAG_METRIC.to_string());
+        }
+        self.points += self.requests.push_request(s);
+        let t = s.time_ns;
+        self.min_t = Some(self.min_t.map_or(t, |m| m.min(t)));
+        self.max_t = Some(self.max_t.map_or(t, |m| m.max(t)));
+        if self.requests.len() >= BATCH_ROWS {
+            let b = self.requests.finish();
+            self.req_sink.write(&b)?;
+        }
+        Ok(())
+    }
+
     /// Appends a [`Point`] (see [`RunWriter::push`]).
     pub fn push_point(&mut self, p: &Point) -> Result<(), StoreError> {
         self.push(&p.metric, p.time_ns, p.value, &p.tags.0)
@@ -334,7 +375,12 @@ impl RunWriter {
             let b = self.builder.finish();
             self.sink.write(&b)?;
         }
-        self.sink.close_part()
+        if self.requests.len() > 0 {
+            let b = self.requests.finish();
+            self.req_sink.write(&b)?;
+        }
+        self.sink.close_part()?;
+        self.req_sink.close_part()
     }
 
     /// Flushes, writes the final `run.json` with `status` and the end information, and

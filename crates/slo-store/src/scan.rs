@@ -4,7 +4,9 @@
 //! previous batch's arrays and calls the visitor; nothing is allocated per row. Tags
 //! in the fixed columns are read from string arrays (measured faster than asking the
 //! Parquet reader for dictionaries); other tags are parsed from the `tags` JSON only
-//! when the visitor asks for one.
+//! when the visitor asks for one. Request tables (`req-*.parquet`) give a batch's points
+//! metric by metric ([`REQUEST_METRICS`] order), each in row order; only the metric
+//! columns asked for are decoded.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -22,7 +24,7 @@ use slo_model::{Point, RunMeta, TagLookup, Tags};
 
 use crate::error::StoreError;
 use crate::json::parse_tag_object;
-use crate::layout::{fixed_index, EXTRA_TAGS_COLUMN, FIXED_TAGS, N_FIXED};
+use crate::layout::{fixed_index, is_data_metric, PartKind, EXTRA_TAGS_COLUMN, FIXED_TAGS, N_FIXED, N_REQ, REQUEST_METRICS};
 use crate::local::LocalStore;
 
 /// Receives the points of a scan, in file order.
@@ -104,13 +106,22 @@ struct Cols<'a> {
 struct RowTags<'a, 'c> {
     cols: &'c Cols<'a>,
     row: usize,
+    /// A `data_sent`/`data_received` point of a request row: only `group`, `scenario`
+    /// and the extra tags other than `error`.
+    data_only: bool,
     extra: OnceCell<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
 }
 
 impl TagLookup for RowTags<'_, '_> {
     fn tag(&self, key: &str) -> Option<&str> {
         if let Some(i) = fixed_index(key) {
+            if self.data_only && !matches!(key, "group" | "scenario") {
+                return None;
+            }
             return self.cols.tags[i].as_ref()?.get(self.row);
+        }
+        if self.data_only && key == "error" {
+            return None;
         }
         let arr = self.cols.extra?;
         if arr.is_null(self.row) {
@@ -130,24 +141,32 @@ impl LocalStore {
     /// in arrival order), filtered by `opts`. Decoding runs on a second thread. Errors:
     /// a part that cannot be read or does not have the store's columns, naming the file.
     pub fn scan<V: PointVisitor + ?Sized>(&self, meta: &RunMeta, opts: &ScanOptions, visitor: &mut V) -> Result<ScanStats, StoreError> {
-        let parts = self.part_files(meta)?;
+        let parts = crate::local::part_files_in(&self.run_dir(&meta.id))?;
         let mut stats = ScanStats::default();
         let from = opts.from_ns.unwrap_or(i64::MIN);
         let to = opts.to_ns.unwrap_or(i64::MAX);
         let want_tag = |k: &str| opts.tag_keys.as_ref().is_none_or(|ks| ks.iter().any(|x| x == k));
         let want_extra = opts.tag_keys.as_ref().is_none_or(|ks| ks.iter().any(|k| fixed_index(k).is_none()));
-        let col_names: Vec<&str> = ["metric", "time", "value"]
-            .into_iter()
-            .chain(FIXED_TAGS.iter().copied().filter(|k| want_tag(k)))
-            .chain(want_extra.then_some(EXTRA_TAGS_COLUMN))
-            .collect();
+        let want_metric = |m: &str| opts.metrics.as_ref().is_none_or(|ms| ms.iter().any(|x| x == m));
+        let tag_names = FIXED_TAGS.iter().copied().filter(|k| want_tag(k)).chain(want_extra.then_some(EXTRA_TAGS_COLUMN));
+        let point_cols: Vec<&str> = ["metric", "time", "value"].into_iter().chain(tag_names.clone()).collect();
+        let req_metrics: Vec<&str> = REQUEST_METRICS.iter().copied().filter(|m| want_metric(m)).collect();
+        // `time` first, as for point parts (row groups are pruned by it).
+        let req_cols: Vec<&str> = ["time"].into_iter().chain(tag_names).chain(req_metrics.iter().copied()).collect();
 
         std::thread::scope(|s| {
-            let (tx, rx) = sync_channel::<Result<(RecordBatch, PathBuf), StoreError>>(2);
-            let col_names = &col_names;
+            let (tx, rx) = sync_channel::<Result<(RecordBatch, PathBuf, PartKind), StoreError>>(2);
+            let (point_cols, req_cols) = (&point_cols, &req_cols);
+            let no_req_metric = req_metrics.is_empty();
             let decoder = s.spawn(move || -> (u64, u64, u64) {
                 let (mut nparts, mut read, mut skipped) = (0u64, 0u64, 0u64);
-                for path in &parts {
+                for (kind, path) in &parts {
+                    let kind = *kind;
+                    if kind == PartKind::Requests && no_req_metric {
+                        continue;
+                    }
+                    let col_names = if kind == PartKind::Points { point_cols } else { req_cols };
+                    let time_at = if kind == PartKind::Points { 1 } else { 0 };
                     let r = (|| -> Result<(), StoreError> {
                         let f = File::open(path).map_err(|e| StoreError::io(path, e))?;
                         let options = ArrowReaderOptions::new();
@@ -163,7 +182,7 @@ impl LocalStore {
                                 .ok_or_else(|| corrupt(path, format!("part has no column {name:?}")))?;
                             idx.push(i);
                         }
-                        let time_i = idx[1];
+                        let time_i = idx[time_at];
                         let mut groups = Vec::new();
                         for (g, rg) in b.metadata().row_groups().iter().enumerate() {
                             let keep = match rg.column(time_i).statistics() {
@@ -192,7 +211,7 @@ impl LocalStore {
                             .map_err(|e| StoreError::parquet(path, e))?;
                         for batch in reader {
                             let batch = batch.map_err(|e| StoreError::parquet(path, e))?;
-                            if tx.send(Ok((batch, path.clone()))).is_err() {
+                            if tx.send(Ok((batch, path.clone(), kind))).is_err() {
                                 return Ok(());
                             }
                         }
@@ -210,8 +229,12 @@ impl LocalStore {
             let mut result = Ok(());
             for msg in rx {
                 match msg {
-                    Ok((batch, path)) => {
-                        if let Err(e) = visit_batch(&batch, &path, opts, from, to, visitor, &mut stats) {
+                    Ok((batch, path, kind)) => {
+                        let r = match kind {
+                            PartKind::Points => visit_batch(&batch, &path, opts, from, to, visitor, &mut stats),
+                            PartKind::Requests => visit_request_batch(&batch, &path, from, to, visitor, &mut stats),
+                        };
+                        if let Err(e) = r {
                             result = Err(e);
                             break;
                         }
@@ -231,7 +254,8 @@ impl LocalStore {
         Ok(stats)
     }
 
-    /// Reads the run's points into memory (convenience for small runs and tests).
+    /// Reads the run's points into memory (convenience for small runs and tests). Points
+    /// of request tables come after the point parts of the same number.
     pub fn read_points(&self, meta: &RunMeta, opts: &ScanOptions) -> Result<Vec<Point>, StoreError> {
         let mut out = Vec::new();
         let keys: Vec<String> = FIXED_TAGS.iter().map(|s| s.to_string()).collect();
@@ -253,10 +277,29 @@ impl LocalStore {
 /// a row's whole `tags` JSON text, so callers can enumerate the non-fixed tags.
 pub const ALL_EXTRA_KEY: &str = "\u{0}tags";
 
-impl RowTags<'_, '_> {
-    fn raw_extra(&self) -> Option<&str> {
+impl<'a> RowTags<'a, '_> {
+    fn raw_extra(&self) -> Option<Cow<'a, str>> {
         let arr = self.cols.extra?;
-        (!arr.is_null(self.row)).then(|| arr.value(self.row))
+        if arr.is_null(self.row) {
+            return None;
+        }
+        let text = arr.value(self.row);
+        if self.data_only && text.contains("\"error\"") {
+            // Rare (transport errors): the object without its `error` tag.
+            let pairs = parse_tag_object(text).unwrap_or_default();
+            let mut out = String::from("{");
+            for (k, v) in pairs.iter().filter(|(k, _)| k != "error") {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                crate::layout::write_json_str(&mut out, k);
+                out.push(':');
+                crate::layout::write_json_str(&mut out, v);
+            }
+            out.push('}');
+            return (out.len() > 2).then_some(Cow::Owned(out));
+        }
+        Some(Cow::Borrowed(text))
     }
 }
 
@@ -283,6 +326,27 @@ fn visit_batch<V: PointVisitor + ?Sized>(
         .ok_or_else(|| corrupt(path, "column \"time\" is not a ns timestamp"))?
         .values();
     let values = col("value")?.as_primitive_opt::<Float64Type>().ok_or_else(|| corrupt(path, "column \"value\" is not float64"))?.values();
+    let cols = tag_columns(batch, path)?;
+    let all_metrics = wanted.iter().all(|&w| w);
+    let all_times = from == i64::MIN && to == i64::MAX;
+    for row in 0..n {
+        let k = mkeys[row] as usize;
+        if !all_metrics && !wanted[k] {
+            continue;
+        }
+        let t = times[row];
+        if !all_times && (t < from || t >= to) {
+            continue;
+        }
+        let rt = RowTagsAll::new(RowTags { cols: &cols, row, data_only: false, extra: OnceCell::new() });
+        visitor.point(names[k], t, values[row], &rt);
+        stats.points += 1;
+    }
+    Ok(())
+}
+
+/// The fixed tag and `tags` columns of a batch (those decoded).
+fn tag_columns<'a>(batch: &'a RecordBatch, path: &std::path::Path) -> Result<Cols<'a>, StoreError> {
     let mut tags: [Option<TagCol>; N_FIXED] = Default::default();
     for (i, k) in FIXED_TAGS.iter().enumerate() {
         if let Some(a) = batch.column_by_name(k) {
@@ -298,34 +362,70 @@ fn visit_batch<V: PointVisitor + ?Sized>(
         Some(a) => Some(a.as_string_opt::<i32>().ok_or_else(|| corrupt(path, "column \"tags\" is not strings"))?),
         None => None,
     };
-    let cols = Cols { tags, extra };
-    let all_metrics = wanted.iter().all(|&w| w);
+    Ok(Cols { tags, extra })
+}
+
+/// Delivers the points of a request-table batch: per row, each decoded metric column
+/// that is not null, in [`REQUEST_METRICS`] order.
+fn visit_request_batch<V: PointVisitor + ?Sized>(
+    batch: &RecordBatch,
+    path: &std::path::Path,
+    from: i64,
+    to: i64,
+    visitor: &mut V,
+    stats: &mut ScanStats,
+) -> Result<(), StoreError> {
+    let n = batch.num_rows();
+    stats.rows_read += n as u64;
+    let times = batch
+        .column_by_name("time")
+        .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
+        .ok_or_else(|| corrupt(path, "column \"time\" missing or not a ns timestamp"))?
+        .values();
+    let mut metrics: Vec<(usize, &arrow_array::Float64Array)> = Vec::with_capacity(N_REQ);
+    for (i, m) in REQUEST_METRICS.iter().enumerate() {
+        if let Some(c) = batch.column_by_name(m) {
+            metrics.push((i, c.as_primitive_opt::<Float64Type>().ok_or_else(|| corrupt(path, format!("column {m:?} is not float64")))?));
+        }
+    }
+    let cols = tag_columns(batch, path)?;
     let all_times = from == i64::MIN && to == i64::MAX;
-    for row in 0..n {
-        let k = mkeys[row] as usize;
-        if !all_metrics && !wanted[k] {
-            continue;
+    // Column by column: each metric's points stay in row (arrival) order, and the
+    // visitor meets one metric at a time.
+    for &(i, arr) in &metrics {
+        let data_only = is_data_metric(i);
+        let values = arr.values();
+        for row in 0..n {
+            let t = times[row];
+            if arr.is_null(row) || (!all_times && (t < from || t >= to)) {
+                continue;
+            }
+            let tags = RowTagsAll::new(RowTags { cols: &cols, row, data_only, extra: OnceCell::new() });
+            visitor.point(REQUEST_METRICS[i], t, values[row], &tags);
+            stats.points += 1;
         }
-        let t = times[row];
-        if !all_times && (t < from || t >= to) {
-            continue;
-        }
-        let rt = RowTagsAll(RowTags { cols: &cols, row, extra: OnceCell::new() });
-        visitor.point(names[k], t, values[row], &rt);
-        stats.points += 1;
     }
     Ok(())
 }
 
 /// [`RowTags`] plus the [`ALL_EXTRA_KEY`] pseudo key.
-struct RowTagsAll<'a, 'c>(RowTags<'a, 'c>);
+struct RowTagsAll<'a, 'c> {
+    tags: RowTags<'a, 'c>,
+    raw: OnceCell<Option<Cow<'a, str>>>,
+}
+
+impl<'a, 'c> RowTagsAll<'a, 'c> {
+    fn new(tags: RowTags<'a, 'c>) -> Self {
+        RowTagsAll { tags, raw: OnceCell::new() }
+    }
+}
 
 impl TagLookup for RowTagsAll<'_, '_> {
     #[inline]
     fn tag(&self, key: &str) -> Option<&str> {
         if key == ALL_EXTRA_KEY {
-            return self.0.raw_extra();
+            return self.raw.get_or_init(|| self.tags.raw_extra()).as_deref();
         }
-        self.0.tag(key)
+        self.tags.tag(key)
     }
 }

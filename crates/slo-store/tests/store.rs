@@ -470,11 +470,25 @@ fn part_file_layout_is_plain_parquet() {
     let store = LocalStore::open(tmp.path()).unwrap();
     let rep = import_k6_json(&store, &fixture("case01-samples.ndjson"), ImportOptions::default()).unwrap();
     let parts = store.part_files(&rep.run).unwrap();
-    assert_eq!(parts.len(), 1);
+    assert_eq!(parts.len(), 2);
     assert!(parts[0].ends_with("part-000001.parquet"));
+    assert!(parts[1].ends_with("req-000001.parquet"));
+    // The fixture: 3 requests of 9 HTTP points each (one request row each), and 12
+    // other points (data_sent, data_received, iterations, iteration_duration × 3).
+    let req = SerializedFileReader::new(fs::File::open(&parts[1]).unwrap()).unwrap();
+    let rmd = req.metadata();
+    assert_eq!(rmd.file_metadata().num_rows(), 3);
+    let rnames: Vec<&str> = rmd.file_metadata().schema_descr().columns().iter().map(|c| c.name()).collect();
+    assert_eq!(rnames[0], "time");
+    assert_eq!(&rnames[rnames.len() - 12..rnames.len() - 9], ["http_reqs", "http_req_duration", "http_req_blocked"]);
+    let non_null: u64 = (0..rnames.len())
+        .filter(|&i| rnames[i].starts_with("http_req"))
+        .map(|i| 3 - rmd.row_group(0).column(i).statistics().unwrap().null_count_opt().unwrap())
+        .sum();
+    assert_eq!(non_null, 27);
     let r = SerializedFileReader::new(fs::File::open(&parts[0]).unwrap()).unwrap();
     let md = r.metadata();
-    assert_eq!(md.file_metadata().num_rows(), 39);
+    assert_eq!(md.file_metadata().num_rows(), 12);
     let schema = md.file_metadata().schema_descr();
     let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
     assert_eq!(
