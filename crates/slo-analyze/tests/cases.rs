@@ -104,6 +104,10 @@ fn thresholds(list: &[(&str, &[&str])]) -> Vec<MetricThresholds> {
 }
 
 fn analyze(nd: &Ndjson, ths: &[MetricThresholds], slos: &[SloSpec], rate_duration_s: Option<f64>) -> CheckReport {
+    analyze_opts(nd, ths, slos, rate_duration_s, Options::default())
+}
+
+fn analyze_opts(nd: &Ndjson, ths: &[MetricThresholds], slos: &[SloSpec], rate_duration_s: Option<f64>, options: Options) -> CheckReport {
     let start = nd.points.iter().map(|p| p.time_ns).min().unwrap();
     let end = nd.points.iter().map(|p| p.time_ns).max().unwrap();
     let plan = Plan {
@@ -114,7 +118,7 @@ fn analyze(nd: &Ndjson, ths: &[MetricThresholds], slos: &[SloSpec], rate_duratio
         range: TimeRange { start_ns: start, end_ns: end },
         rate_duration_s,
         rate_duration_source: Some("test".into()),
-        options: Options::default(),
+        options,
     };
     let mut a = Analysis::new(plan).unwrap();
     for p in &nd.points {
@@ -266,6 +270,24 @@ fn case05_k6_arithmetic_to_the_last_digit() {
     assert_eq!(v["metrics"]["ok_rate"]["type"], "rate");
     assert_eq!(v["metrics"]["items"]["rate_unit"], "1/s");
     assert_eq!(v["metrics"]["temp"]["k6_max"].as_f64(), Some(0.0));
+}
+
+/// `verdicts_only` judges the same values (case 05's expected.json) and reports only
+/// the series judged, none of the k6 summary's others.
+#[test]
+fn case05_verdicts_only_judges_the_same_and_summarizes_nothing_else() {
+    let nd = read_ndjson("case05/input.ndjson");
+    let exp = json("case05/expected.json");
+    let ths = thresholds(&[("resp_ms{page:café}", &["p(95)<1000"]), ("resp_ms", &["p(95)<300"])]);
+    let full = analyze(&nd, &ths, &[], None);
+    let lean = analyze_opts(&nd, &ths, &[], None, Options { verdicts_only: true, ..Options::default() });
+    assert!(full.metrics.len() > 2, "{:?}", full.metrics.keys());
+    assert_eq!(lean.metrics.keys().collect::<Vec<_>>(), ["resp_ms", "resp_ms{page:café}"]);
+    for (f, l) in full.thresholds.iter().zip(&lean.thresholds) {
+        assert_eq!((f.verdict, f.observed), (l.verdict, l.observed), "{}", f.expression);
+    }
+    assert_eq!(trend(&lean, "resp_ms{page:café}").p95, exp["resp_ms{page:café}"]["p(95)"].as_f64());
+    assert_eq!(lean.verdict, full.verdict);
 }
 
 #[test]

@@ -522,3 +522,89 @@ fn part_file_layout_is_plain_parquet() {
     assert!(enc.contains(&Encoding::RLE_DICTIONARY), "{enc:?}");
     assert!(rg.column(1).statistics().is_some());
 }
+
+/// A generator run's requests go to the request table as one row each; reading them back
+/// gives exactly the points `RequestSample::for_each_point` (the model's definition of
+/// a request's k6 points) lists: same metrics, times, values and tags, per metric in
+/// recording order — for a plain request, one with a transport error (`error` tag on
+/// the HTTP points only), one with a scheduling lag, and extra tags.
+#[test]
+fn request_rows_read_back_as_the_models_points() {
+    use slo_model::{Method, RequestSample, SampleTags};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let mut w = store.create_run(meta("req-rows", 1)).unwrap();
+    let plain = Arc::new(SampleTags { scenario: "load".into(), group: "".into(), extra: Arc::new(Tags::default()) });
+    let tagged = Arc::new(SampleTags {
+        scenario: "spike".into(),
+        group: "::checkout".into(),
+        extra: Arc::new(Tags::from_pairs([("flow", "buy \"now\""), ("zone", "é")])),
+    });
+    let req = |t: i64, tags: &Arc<SampleTags>, status: u16, code: u32, lag: Option<f64>| RequestSample {
+        time_ns: t,
+        tags: tags.clone(),
+        name: "/api/products/{{ id }}".into(),
+        url: "/api/products/{{ id }}".into(),
+        method: Method::Get,
+        status,
+        error_code: code,
+        expected_response: (200..400).contains(&status),
+        duration_ms: 1.5 + t as f64,
+        blocked_ms: 0.25,
+        connecting_ms: 0.0,
+        tls_handshaking_ms: 0.0,
+        sending_ms: 0.125,
+        waiting_ms: 1.0 + t as f64,
+        receiving_ms: 0.375,
+        bytes_sent: 47 + t as u64,
+        bytes_received: 118,
+        vu: 1,
+        iteration: t as u64,
+        scheduling_lag_ms: lag,
+    };
+    let samples = vec![
+        req(1, &plain, 200, 0, None),
+        req(2, &tagged, 0, 1211, None), // transport error: k6's `error` tag
+        req(3, &tagged, 503, 1503, Some(0.5)),
+        req(4, &plain, 201, 0, Some(0.0)),
+    ];
+    let mut want: Vec<Point> = Vec::new();
+    for s in &samples {
+        w.push_request(s).unwrap();
+        s.for_each_point(|m, t, v, tags| want.push(Point { metric: m.to_string(), time_ns: t, value: v, tags: tags.to_tags() }));
+    }
+    let m = w.finish(RunStatus::Complete, RunEnd::default()).unwrap();
+    assert_eq!(m.points, want.len() as u64);
+    assert_eq!(want.len(), 4 * 11 + 2);
+    assert!(store.part_files(&m).unwrap().iter().all(|p| p.file_name().unwrap().to_string_lossy().starts_with("req-")));
+    let got = all(&store, &m);
+    let by_metric = |ps: &[Point]| {
+        let mut b: BTreeMap<String, Vec<(i64, f64, Tags)>> = BTreeMap::new();
+        for p in ps {
+            b.entry(p.metric.clone()).or_default().push((p.time_ns, p.value, p.tags.clone()));
+        }
+        b
+    };
+    assert_eq!(by_metric(&got), by_metric(&want));
+    // The error tag is on the failed request's HTTP points, not on its data points.
+    let err = got.iter().find(|p| p.metric == "http_req_duration" && p.time_ns == 2).unwrap();
+    assert_eq!(err.tags.tag("error"), Some(slo_model::sample::error_code::message(1211).unwrap()));
+    let sent = got.iter().find(|p| p.metric == "data_sent" && p.time_ns == 2).unwrap();
+    assert_eq!(sent.tags.tag("error"), None);
+    assert_eq!(sent.tags.tag("name"), None);
+    assert_eq!(sent.tags.tag("zone"), Some("é"));
+    let opts = ScanOptions { metrics: Some(vec!["slo_scheduling_lag".into()]), ..Default::default() };
+    assert_eq!(values_of(&store.read_points(&m, &opts).unwrap(), "slo_scheduling_lag"), [0.5, 0.0]);
+    // An unfinished run (writer dropped, as after a crash) counts its points from the
+    // Parquet footers alone: one per non-null metric cell.
+    let mut w = store.create_run(meta("req-rows-cut", 2)).unwrap();
+    for s in &samples {
+        w.push_request(s).unwrap();
+    }
+    drop(w);
+    let cut = store.resolve("req-rows-cut").unwrap();
+    assert_eq!(cut.status, RunStatus::Running);
+    assert_eq!(cut.points, 46);
+    assert_eq!((cut.start_ns, cut.end_ns), (Some(1), Some(4)));
+}
