@@ -103,8 +103,21 @@ pub fn analyze_with(
     let opts = slo_store::ScanOptions { tag_keys: Some(tag_keys), metrics, ..Default::default() };
     let plan = slo_analyze::Plan::for_run(meta, thresholds, slos, options);
     let mut analysis = slo_analyze::Analysis::new(plan).exit_with(Exit::InvalidInput)?;
-    scan(&opts, &mut |m: &str, t: i64, v: f64, tags: &dyn slo_model::TagLookup| analysis.push(m, t, v, tags))?;
+    scan(&opts, &mut Feed(&mut analysis))?;
     Ok(analysis.finish())
+}
+
+/// Feeds scanned points into an analysis, columns of request tables whole.
+struct Feed<'a>(&'a mut slo_analyze::Analysis);
+
+impl slo_store::PointVisitor for Feed<'_> {
+    fn point(&mut self, metric: &str, time_ns: i64, value: f64, tags: &dyn slo_model::TagLookup) {
+        self.0.push(metric, time_ns, value, tags);
+    }
+
+    fn points(&mut self, metric: &str, c: &slo_store::PointColumn<'_, '_>) {
+        self.0.push_column(metric, c.times, c.values, c.rows, c.sets, c.n_sets, &mut |s, f| c.with_set_tags(s, f));
+    }
 }
 
 /// The text formats of a report; `None` for HTML, which needs the run's series too.

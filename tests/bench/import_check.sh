@@ -22,10 +22,14 @@ for i in range(8):
 json.dump({"thresholds": th}, open(sys.argv[1], "w"))
 PY
 
-timed() { # timed OUTFILE cmd... -> prints wall seconds; peak RSS KiB into OUTFILE.rss
+timed() { # timed OUTFILE cmd... -> prints wall seconds (ns clock); peak RSS KiB into OUTFILE.rss
   local out=$1; shift
+  local t0 t1
+  t0=$(date +%s%N)
   /usr/bin/time -f '%e %M' -o "$out.time" "$@" >"$out" 2>"$out.err" || { cat "$out.err" >&2; return 1; }
-  read -r secs rss <"$out.time"; echo "$rss" >"$out.rss"; echo "$secs"
+  t1=$(date +%s%N)
+  read -r _ rss <"$out.time"; echo "$rss" >"$out.rss"
+  awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f\n", (b - a) / 1e9}'
 }
 
 printf '%-10s %-34s %9s %9s %8s\n' points step slo_s duckdb_s ratio

@@ -128,6 +128,32 @@ impl Hasher for FxHasher {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// Sorts every trend's values, on up to four threads (largest trends first, each to the
+/// least loaded thread), since percentiles need them sorted.
+fn sort_all(mut trends: Vec<&mut crate::sink::TrendSink>) {
+    let total: usize = trends.iter().map(|t| t.count() as usize).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    if threads < 2 || total < 200_000 {
+        trends.into_iter().for_each(|t| t.sort());
+        return;
+    }
+    trends.sort_by_key(|t| std::cmp::Reverse(t.count()));
+    let mut shares: Vec<(usize, Vec<&mut crate::sink::TrendSink>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+    for t in trends {
+        let least = shares.iter_mut().min_by_key(|(load, _)| *load).expect("threads >= 2");
+        least.0 += t.count() as usize;
+        least.1.push(t);
+    }
+    std::thread::scope(|s| {
+        let mut shares = shares.into_iter().map(|(_, v)| v);
+        let mine = shares.next().expect("threads >= 2");
+        for share in shares {
+            s.spawn(move || share.into_iter().for_each(|t| t.sort()));
+        }
+        mine.into_iter().for_each(|t| t.sort());
+    });
+}
+
 /// `a == b`, without a call into libc's memcmp for strings of up to 16 bytes (tag
 /// values and metric names, compared once per point and filter).
 #[inline(always)]
@@ -259,6 +285,25 @@ impl Slot {
         compiled.extend(self.windowed.iter().map(|w| compile(&w.filters)));
         self.keys = keys;
         self.compiled = compiled;
+    }
+}
+
+impl Slot {
+    /// Which active series and windowed entries (bit `j`: entry `j` of `compiled`) a
+    /// point with `tags` belongs to; for slots of at most 64 entries and
+    /// [`CACHED_KEYS`] keys.
+    fn mask(&self, tags: &dyn TagLookup) -> u64 {
+        let mut vals: [Option<&str>; CACHED_KEYS] = [None; CACHED_KEYS];
+        for (v, k) in vals.iter_mut().zip(&self.keys) {
+            *v = tags.tag(k);
+        }
+        let mut m = 0u64;
+        for (j, (f, &on)) in self.compiled.iter().zip(&self.active).enumerate() {
+            if on && f.iter().all(|(k, v)| vals[*k].is_some_and(|x| short_eq(x, v))) {
+                m |= 1 << j;
+            }
+        }
+        m
     }
 }
 
@@ -613,17 +658,83 @@ impl Analysis {
     /// (except a trend's amortized growth and the first point of an unknown metric).
     #[inline]
     pub fn push(&mut self, metric: &str, time_ns: i64, value: f64, tags: &dyn TagLookup) {
-        let i = match &self.last {
+        let Some(i) = self.slot_of(metric, 1) else { return };
+        self.push_slot(i, time_ns, value, tags);
+    }
+
+    /// Adds many points of one metric: row `r` of `rows` has time `times[r]` (ns),
+    /// value `values[r]` and the tags of tag set `sets[r]` (`sets` has an entry per row
+    /// of `times`). `set_tags(s, f)` calls `f` with set `s`'s tags. Which sub-metrics a
+    /// tag set belongs to is decided once per set, not per point; otherwise the same as
+    /// [`Analysis::push`] for each row in order.
+    pub fn push_column(
+        &mut self,
+        metric: &str,
+        times: &[i64],
+        values: &[f64],
+        rows: &[u32],
+        sets: &[u32],
+        n_sets: usize,
+        set_tags: &mut dyn FnMut(u32, &mut dyn FnMut(&dyn TagLookup)),
+    ) {
+        if rows.is_empty() {
+            return;
+        }
+        let Some(i) = self.slot_of(metric, rows.len() as u64) else { return };
+        let slot = &self.slots[i];
+        if slot.series.len() + slot.windowed.len() > 64 || slot.keys.len() > CACHED_KEYS {
+            for &r in rows {
+                let r = r as usize;
+                set_tags(sets[r], &mut |tags| self.push_slot(i, times[r], values[r], tags));
+            }
+            return;
+        }
+        let mut masks = vec![0u64; n_sets];
+        for (s, m) in masks.iter_mut().enumerate() {
+            set_tags(s as u32, &mut |tags| *m = slot.mask(tags));
+        }
+        let (start, end) = (self.range.start_ns, self.range.end_ns);
+        let slot = &mut self.slots[i];
+        let n = slot.series.len();
+        for &r in rows {
+            let r = r as usize;
+            let t = times[r];
+            if t < start || t > end {
+                self.outside += 1;
+                continue;
+            }
+            self.accepted += 1;
+            let v = values[r];
+            let mut bits = masks[sets[r] as usize];
+            while bits != 0 {
+                let j = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if j < n {
+                    slot.series[j].sink.add(v);
+                } else {
+                    let w = &mut slot.windowed[j - n];
+                    let idx = w.grid.index(t);
+                    w.sinks[idx].add(v);
+                }
+            }
+        }
+    }
+
+    /// The slot of `metric`, or `None` (counting `points` as undeclared) when its type is
+    /// unknown.
+    #[inline]
+    fn slot_of(&mut self, metric: &str, points: u64) -> Option<usize> {
+        Some(match &self.last {
             Some((name, i)) if short_eq(name, metric) => *i,
             _ => {
                 let Some(&i) = self.index.get(metric) else {
                     match self.undeclared.get_mut(metric) {
-                        Some(c) => *c += 1,
+                        Some(c) => *c += points,
                         None => {
-                            self.undeclared.insert(metric.to_string(), 1);
+                            self.undeclared.insert(metric.to_string(), points);
                         }
                     }
-                    return;
+                    return None;
                 };
                 match &mut self.last {
                     Some((name, j)) => {
@@ -635,7 +746,12 @@ impl Analysis {
                 }
                 i
             }
-        };
+        })
+    }
+
+    /// [`Analysis::push`] into slot `i`.
+    #[inline]
+    fn push_slot(&mut self, i: usize, time_ns: i64, value: f64, tags: &dyn TagLookup) {
         if time_ns < self.range.start_ns || time_ns > self.range.end_ns {
             self.outside += 1;
             return;
@@ -682,20 +798,22 @@ impl Analysis {
 
     /// Judges every threshold and SLO and summarizes every metric.
     pub fn finish(mut self) -> CheckReport {
+        let mut trends: Vec<&mut crate::sink::TrendSink> = Vec::new();
         for slot in &mut self.slots {
             for (s, &on) in slot.series.iter_mut().zip(&slot.active) {
                 if let (Sink::Trend(t), true) = (&mut s.sink, on) {
-                    t.sort();
+                    trends.push(t);
                 }
             }
             for w in &mut slot.windowed {
                 for s in &mut w.sinks {
                     if let Sink::Trend(t) = s {
-                        t.sort();
+                        trends.push(t);
                     }
                 }
             }
         }
+        sort_all(trends);
         let min_samples = self.options.min_samples.max(1);
         let mut notes = Vec::new();
 

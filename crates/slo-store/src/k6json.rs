@@ -565,7 +565,7 @@ fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder, requests: &mut Reque
         prev_raw = if was_fast { raw } else { "" };
         match parsed {
             Ok(Parsed::Point { metric, t, value }) => {
-                let new_metric = match request_metric_index(&metric).filter(|&i| !crate::layout::is_data_metric(i)) {
+                let new_metric = match request_metric_index(&metric).filter(|&i| crate::layout::request_only(i)) {
                     Some(idx) => {
                         let same = !raw.is_empty() && raw == row_raw;
                         let (new_metric, new_row) = requests.push_point(idx, t, value, &tags, same);

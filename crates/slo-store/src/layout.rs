@@ -116,6 +116,14 @@ pub(crate) fn is_data_metric(i: usize) -> bool {
     i == 9 || i == 10
 }
 
+/// Whether the `i`-th request metric is always stored in request tables, whoever writes
+/// it (every writer routes it there; `data_sent`/`data_received` may be points too, as
+/// k6 emits them per iteration), so scans of these metrics skip point parts.
+#[inline]
+pub(crate) fn request_only(i: usize) -> bool {
+    !is_data_metric(i)
+}
+
 /// The index in [`REQUEST_METRICS`] of `metric`, if it is one.
 #[inline]
 pub(crate) fn request_metric_index(metric: &str) -> Option<usize> {
@@ -190,7 +198,7 @@ fn writer_properties(kind: PartKind) -> WriterProperties {
     }
     b.set_compression(Compression::SNAPPY)
         .set_dictionary_enabled(true)
-        .set_max_row_group_row_count(Some(ROWS_PER_PART))
+        .set_max_row_group_row_count(Some(kind.rows_per_part()))
         .set_created_by(format!("slo {}", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -198,6 +206,18 @@ fn writer_properties(kind: PartKind) -> WriterProperties {
 /// Rows after which a part file is closed and the next one begun, bounding the memory
 /// the Parquet encoder holds (one row group per part).
 pub const ROWS_PER_PART: usize = 1_000_000;
+/// [`ROWS_PER_PART`] for request tables, whose rows are about four times wider.
+pub const REQUEST_ROWS_PER_PART: usize = 262_144;
+
+impl PartKind {
+    /// Rows per part file of this kind.
+    pub fn rows_per_part(self) -> usize {
+        match self {
+            PartKind::Points => ROWS_PER_PART,
+            PartKind::Requests => REQUEST_ROWS_PER_PART,
+        }
+    }
+}
 /// Rows per Arrow record batch handed to the Parquet encoder.
 pub(crate) const BATCH_ROWS: usize = 65_536;
 
@@ -625,7 +645,7 @@ impl PartSink {
     }
 
     /// Writes a batch into the open part (opening one if none), closing the part once it
-    /// holds [`ROWS_PER_PART`] rows.
+    /// holds [`PartKind::rows_per_part`] rows.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
         if batch.num_rows() == 0 {
             return Ok(());
@@ -643,7 +663,7 @@ impl PartSink {
         let p = self.current.as_mut().expect("opened above");
         p.writer.write(batch).map_err(|e| StoreError::parquet(&p.tmp, e))?;
         p.rows += batch.num_rows();
-        if p.rows >= ROWS_PER_PART {
+        if p.rows >= self.kind.rows_per_part() {
             self.close_part()?;
         }
         Ok(())

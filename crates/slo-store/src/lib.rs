@@ -27,5 +27,5 @@ pub use error::{ErrorClass, StoreError};
 pub use k6json::{import_k6_json, ImportOptions, ImportReport, SkippedLine};
 pub use layout::{part_schema, FIXED_TAGS};
 pub use local::{LocalStore, RunEnd, RunState, RunWriter};
-pub use scan::{PointVisitor, ScanOptions, ScanStats, ALL_EXTRA_KEY};
+pub use scan::{PointColumn, PointVisitor, ScanOptions, ScanStats, ALL_EXTRA_KEY};
 pub use slo_model::TagLookup;

@@ -19,7 +19,9 @@ use parquet::file::statistics::Statistics;
 use slo_model::{builtin_metric, MetricInfo, Point, RunId, RunMeta, RunStatus};
 
 use crate::error::StoreError;
-use crate::layout::{parse_part_name, BatchBuilder, PartKind, PartSink, RequestBuilder, BATCH_ROWS, REQUEST_METRICS};
+use crate::layout::{
+    parse_part_name, request_metric_index, request_only, BatchBuilder, PartKind, PartSink, RequestBuilder, BATCH_ROWS, REQUEST_METRICS,
+};
 
 /// Name of the metadata file in each run folder.
 pub const RUN_FILE: &str = "run.json";
@@ -329,10 +331,19 @@ impl RunWriter {
         if !self.used.contains(metric) {
             self.used.insert(metric.to_string());
         }
-        self.builder.push(metric, time_ns, value, tags);
         self.points += 1;
         self.min_t = Some(self.min_t.map_or(time_ns, |m| m.min(time_ns)));
         self.max_t = Some(self.max_t.map_or(time_ns, |m| m.max(time_ns)));
+        // k6's HTTP request metrics always live in the request table (a row each here).
+        if let Some(i) = request_metric_index(metric).filter(|&i| request_only(i)) {
+            self.requests.push_point(i, time_ns, value, tags, false);
+            if self.requests.len() >= BATCH_ROWS {
+                let b = self.requests.finish();
+                self.req_sink.write(&b)?;
+            }
+            return Ok(());
+        }
+        self.builder.push(metric, time_ns, value, tags);
         if self.builder.len() >= BATCH_ROWS {
             let b = self.builder.finish();
             self.sink.write(&b)?;

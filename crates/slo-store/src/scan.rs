@@ -24,7 +24,9 @@ use slo_model::{Point, RunMeta, TagLookup, Tags};
 
 use crate::error::StoreError;
 use crate::json::parse_tag_object;
-use crate::layout::{fixed_index, is_data_metric, PartKind, EXTRA_TAGS_COLUMN, FIXED_TAGS, N_FIXED, N_REQ, REQUEST_METRICS};
+use crate::layout::{
+    fixed_index, is_data_metric, request_metric_index, PartKind, EXTRA_TAGS_COLUMN, FIXED_TAGS, N_FIXED, N_REQ, REQUEST_METRICS,
+};
 use crate::local::LocalStore;
 
 /// Receives the points of a scan, in file order.
@@ -32,6 +34,48 @@ pub trait PointVisitor {
     /// One point: metric name, time in ns since the epoch (UTC), value (ms for time
     /// metrics, bytes for data metrics) and its tags. `tags` is valid only during the call.
     fn point(&mut self, metric: &str, time_ns: i64, value: f64, tags: &dyn TagLookup);
+
+    /// Many points of one metric at once (a request table's column), in order. The
+    /// default delivers them one by one to [`PointVisitor::point`].
+    fn points(&mut self, metric: &str, column: &PointColumn<'_, '_>) {
+        for &r in column.rows {
+            let r = r as usize;
+            column.with_row_tags(r, &mut |tags| self.point(metric, column.times[r], column.values[r], tags));
+        }
+    }
+}
+
+/// The points of one metric in one decoded batch: row `r` (of the batch) has time
+/// `times[r]` (ns since the epoch), value `values[r]` and the tags of tag set
+/// `sets[r]`; `rows` lists the rows that hold a point of the metric (and lie in the
+/// scan's time range), in order. Rows with equal tags share a set, so a consumer can
+/// decide per set what per point would cost a tag lookup each.
+pub struct PointColumn<'a, 'c> {
+    /// Time of every row of the batch, ns since the epoch.
+    pub times: &'a [i64],
+    /// Value of every row of the batch (meaningful for the rows listed in `rows`).
+    pub values: &'a [f64],
+    /// The rows holding a point, ascending.
+    pub rows: &'c [u32],
+    /// Tag set of every row of the batch, `< n_sets`.
+    pub sets: &'c [u32],
+    /// Number of tag sets.
+    pub n_sets: usize,
+    reps: &'c [u32],
+    cols: &'c Cols<'a>,
+    data_only: bool,
+}
+
+impl PointColumn<'_, '_> {
+    /// Calls `f` with the tags of row `r`.
+    pub fn with_row_tags(&self, r: usize, f: &mut dyn FnMut(&dyn TagLookup)) {
+        f(&RowTagsAll::new(RowTags { cols: self.cols, row: r, data_only: self.data_only, extra: OnceCell::new() }))
+    }
+
+    /// Calls `f` with the tags of tag set `set` (`< n_sets`).
+    pub fn with_set_tags(&self, set: u32, f: &mut dyn FnMut(&dyn TagLookup)) {
+        self.with_row_tags(self.reps[set as usize] as usize, f)
+    }
 }
 
 impl<F: FnMut(&str, i64, f64, &dyn TagLookup)> PointVisitor for F {
@@ -70,6 +114,7 @@ pub struct ScanStats {
     pub points: u64,
 }
 
+/// A fixed tag column as decoded: dictionary-encoded or plain strings.
 enum TagCol<'a> {
     Dict(&'a DictionaryArray<Int32Type>, &'a StringArray),
     Plain(&'a StringArray),
@@ -97,7 +142,8 @@ impl<'a> TagCol<'a> {
     }
 }
 
-struct Cols<'a> {
+/// The decoded tag columns of a batch.
+pub struct Cols<'a> {
     tags: [Option<TagCol<'a>>; N_FIXED],
     extra: Option<&'a StringArray>,
 }
@@ -158,18 +204,25 @@ impl LocalStore {
             let (tx, rx) = sync_channel::<Result<(RecordBatch, PathBuf, PartKind), StoreError>>(2);
             let (point_cols, req_cols) = (&point_cols, &req_cols);
             let no_req_metric = req_metrics.is_empty();
+            // Metrics only request tables hold (see `layout::request_only`): no point part to read.
+            let no_point_metric =
+                opts.metrics.as_ref().is_some_and(|ms| ms.iter().all(|m| request_metric_index(m).is_some_and(crate::layout::request_only)));
             let decoder = s.spawn(move || -> (u64, u64, u64) {
                 let (mut nparts, mut read, mut skipped) = (0u64, 0u64, 0u64);
                 for (kind, path) in &parts {
                     let kind = *kind;
-                    if kind == PartKind::Requests && no_req_metric {
+                    if (kind == PartKind::Requests && no_req_metric) || (kind == PartKind::Points && no_point_metric) {
                         continue;
                     }
                     let col_names = if kind == PartKind::Points { point_cols } else { req_cols };
                     let time_at = if kind == PartKind::Points { 1 } else { 0 };
                     let r = (|| -> Result<(), StoreError> {
                         let f = File::open(path).map_err(|e| StoreError::io(path, e))?;
-                        let options = ArrowReaderOptions::new();
+                        // Request tables: tags as dictionaries, whose keys give each row's tag set.
+                        let options = match kind {
+                            PartKind::Points => ArrowReaderOptions::new(),
+                            PartKind::Requests => ArrowReaderOptions::new().with_schema(request_read_schema()),
+                        };
                         let b =
                             ParquetRecordBatchReaderBuilder::try_new_with_options(f, options).map_err(|e| StoreError::parquet(path, e))?;
                         let pschema = b.parquet_schema();
@@ -365,8 +418,80 @@ fn tag_columns<'a>(batch: &'a RecordBatch, path: &std::path::Path) -> Result<Col
     Ok(Cols { tags, extra })
 }
 
-/// Delivers the points of a request-table batch: per row, each decoded metric column
-/// that is not null, in [`REQUEST_METRICS`] order.
+/// [`crate::layout::request_schema`] with the fixed tag columns as `Dictionary(Int32, Utf8)`.
+fn request_read_schema() -> arrow_schema::SchemaRef {
+    use arrow_schema::{DataType, Field, Schema};
+    static S: std::sync::OnceLock<arrow_schema::SchemaRef> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        let base = crate::layout::request_schema();
+        let fields: Vec<Field> = base
+            .fields()
+            .iter()
+            .map(|f| {
+                if FIXED_TAGS.contains(&f.name().as_str()) {
+                    Field::new(f.name(), DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), true)
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        std::sync::Arc::new(Schema::new(fields))
+    })
+    .clone()
+}
+
+/// Numbers the distinct tag combinations of a batch's rows: `sets[r]` per row and a
+/// representative row per set. Dictionary keys of up to four columns are combined; a
+/// plain string column (the `tags` JSON) makes every row its own set.
+fn tag_sets(cols: &Cols<'_>, n: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut keyed: Vec<(&DictionaryArray<Int32Type>, u64)> = Vec::new();
+    let mut plain = cols.extra.is_some();
+    for c in cols.tags.iter().flatten() {
+        match c {
+            TagCol::Dict(d, v) => keyed.push((d, v.len() as u64 + 1)),
+            TagCol::Plain(_) => plain = true,
+        }
+    }
+    if plain || keyed.len() > 4 {
+        return ((0..n as u32).collect(), (0..n as u32).collect());
+    }
+    let code = |r: usize| -> u64 {
+        let mut c = 0u64;
+        for (d, card) in &keyed {
+            let k = if d.is_null(r) { 0 } else { d.keys().values()[r] as u64 + 1 };
+            c = c * card + k;
+        }
+        c
+    };
+    let space: u64 = keyed.iter().map(|(_, c)| *c).try_fold(1u64, |a, c| a.checked_mul(c)).unwrap_or(u64::MAX);
+    let mut sets = Vec::with_capacity(n);
+    let mut reps = Vec::new();
+    if space <= 1 << 16 {
+        let mut dense = vec![u32::MAX; space as usize];
+        for r in 0..n {
+            let slot = &mut dense[code(r) as usize];
+            if *slot == u32::MAX {
+                *slot = reps.len() as u32;
+                reps.push(r as u32);
+            }
+            sets.push(*slot);
+        }
+    } else {
+        let mut map: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+        for r in 0..n {
+            let next = reps.len() as u32;
+            let s = *map.entry(code(r)).or_insert(next);
+            if s == next {
+                reps.push(r as u32);
+            }
+            sets.push(s);
+        }
+    }
+    (sets, reps)
+}
+
+/// Delivers the points of a request-table batch: each decoded metric column in
+/// [`REQUEST_METRICS`] order, its non-null rows in order, as one [`PointColumn`].
 fn visit_request_batch<V: PointVisitor + ?Sized>(
     batch: &RecordBatch,
     path: &std::path::Path,
@@ -390,20 +515,32 @@ fn visit_request_batch<V: PointVisitor + ?Sized>(
     }
     let cols = tag_columns(batch, path)?;
     let all_times = from == i64::MIN && to == i64::MAX;
+    let (sets, reps) = tag_sets(&cols, n);
+    let mut rows: Vec<u32> = Vec::with_capacity(n);
     // Column by column: each metric's points stay in row (arrival) order, and the
     // visitor meets one metric at a time.
     for &(i, arr) in &metrics {
-        let data_only = is_data_metric(i);
-        let values = arr.values();
-        for row in 0..n {
-            let t = times[row];
-            if arr.is_null(row) || (!all_times && (t < from || t >= to)) {
-                continue;
-            }
-            let tags = RowTagsAll::new(RowTags { cols: &cols, row, data_only, extra: OnceCell::new() });
-            visitor.point(REQUEST_METRICS[i], t, values[row], &tags);
-            stats.points += 1;
+        rows.clear();
+        match arr.nulls() {
+            None if all_times => rows.extend(0..n as u32),
+            nulls => rows.extend(
+                (0..n)
+                    .filter(|&r| nulls.is_none_or(|b| b.is_valid(r)) && (all_times || (times[r] >= from && times[r] < to)))
+                    .map(|r| r as u32),
+            ),
         }
+        stats.points += rows.len() as u64;
+        let column = PointColumn {
+            times,
+            values: arr.values(),
+            rows: &rows,
+            sets: &sets,
+            n_sets: reps.len(),
+            reps: &reps,
+            cols: &cols,
+            data_only: is_data_metric(i),
+        };
+        visitor.points(REQUEST_METRICS[i], &column);
     }
     Ok(())
 }

@@ -310,10 +310,21 @@ fn writer_round_trip_with_custom_tags_and_filters() {
     let names: Vec<&str> = m.metrics.iter().map(|x| x.name.as_str()).collect();
     // declared resp, plus built-ins pushed undeclared
     assert_eq!(names, ["http_req_duration", "resp", "vus"]);
-    assert_eq!(store.part_files(&m).unwrap().len(), 2);
+    // Two flushes: a point part and a request part each (http_req_duration points
+    // always go to request tables, a row each when pushed one by one).
+    let files: Vec<String> = store.part_files(&m).unwrap().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(files, ["part-000001.parquet", "req-000001.parquet", "part-000002.parquet", "req-000002.parquet"]);
     assert_eq!(store.run_state(&m), RunState::Complete);
+    // Each metric's points come back whole and in push order.
+    let by_metric = |ps: &[Point]| {
+        let mut b: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+        for p in ps {
+            b.entry(p.metric.clone()).or_default().push(p.clone());
+        }
+        b
+    };
     let back = all(&store, &m);
-    assert_eq!(back, input);
+    assert_eq!(by_metric(&back), by_metric(&input));
 
     // metric filter + time window [2000, 3000)
     let opts =
@@ -322,26 +333,35 @@ fn writer_round_trip_with_custom_tags_and_filters() {
     assert_eq!(got, [("resp".to_string(), 2_000), ("vus".to_string(), 2_500)]);
 
     // tag_keys: only `name` and `vu` are decoded; others read as absent
-    let mut seen = Vec::new();
+    let mut seen = BTreeMap::new();
     let opts = ScanOptions { tag_keys: Some(vec!["name".into(), "vu".into()]), ..Default::default() };
     let stats = store
-        .scan(&m, &opts, &mut |_m: &str, _t: i64, _v: f64, t: &dyn TagLookup| {
-            seen.push((t.tag("name").map(str::to_string), t.tag("vu").map(str::to_string), t.tag("status").is_some()))
+        .scan(&m, &opts, &mut |_m: &str, t_ns: i64, _v: f64, t: &dyn TagLookup| {
+            seen.insert(t_ns, (t.tag("name").map(str::to_string), t.tag("vu").map(str::to_string), t.tag("status").is_some()));
         })
         .unwrap();
     assert_eq!(stats.points, 4);
-    assert_eq!(stats.parts, 2);
-    assert_eq!(seen[0], (Some("GET /a".into()), Some("3".into()), false));
-    assert_eq!(seen[1], (None, None, false));
+    assert_eq!(stats.parts, 4);
+    assert_eq!(seen[&1_000], (Some("GET /a".into()), Some("3".into()), false));
+    assert_eq!(seen[&2_000], (None, None, false));
     // the raw JSON of non-fixed tags is reachable
-    let mut raw = Vec::new();
+    let mut raw = BTreeMap::new();
     store
-        .scan(&m, &ScanOptions::default(), &mut |_m: &str, _t: i64, _v: f64, t: &dyn TagLookup| {
-            raw.push(t.tag(ALL_EXTRA_KEY).map(str::to_string))
+        .scan(&m, &ScanOptions::default(), &mut |_m: &str, t_ns: i64, _v: f64, t: &dyn TagLookup| {
+            raw.insert(t_ns, t.tag(ALL_EXTRA_KEY).map(str::to_string));
         })
         .unwrap();
-    assert_eq!(raw[2].as_deref(), Some(r#"{"iter":"9"}"#));
-    assert_eq!(raw[1], None);
+    assert_eq!(raw[&3_000].as_deref(), Some(r#"{"iter":"9"}"#));
+    assert_eq!(raw[&2_000], None);
+    // A scan of request metrics only opens request tables; of others, only point parts.
+    let only = |ms: &[&str]| {
+        let opts = ScanOptions { metrics: Some(ms.iter().map(|m| m.to_string()).collect()), ..Default::default() };
+        let st = store.scan(&m, &opts, &mut |_m: &str, _t: i64, _v: f64, _t2: &dyn TagLookup| {}).unwrap();
+        (st.parts, st.points)
+    };
+    assert_eq!(only(&["http_req_duration"]), (2, 2));
+    assert_eq!(only(&["vus"]), (2, 1));
+    assert_eq!(only(&["http_req_duration", "vus"]), (4, 3));
 }
 
 #[test]
