@@ -22,14 +22,28 @@ for i in range(8):
 json.dump({"thresholds": th}, open(sys.argv[1], "w"))
 PY
 
-timed() { # timed OUTFILE cmd... -> prints wall seconds (ns clock); peak RSS KiB into OUTFILE.rss
+# best OUTFILE cmd... -> prints the best wall seconds of REPS runs (each a fresh process,
+# timed from Python around the spawn, so both tools are timed the same way: best of
+# REPS); the first run's peak RSS KiB (/usr/bin/time) goes into OUTFILE.rss. A command
+# given RUN_K in its arguments gets the repetition number there (a new import id each).
+REPS=${REPS:-3}
+best() {
   local out=$1; shift
-  local t0 t1
-  t0=$(date +%s%N)
-  /usr/bin/time -f '%e %M' -o "$out.time" "$@" >"$out" 2>"$out.err" || { cat "$out.err" >&2; return 1; }
-  t1=$(date +%s%N)
-  read -r _ rss <"$out.time"; echo "$rss" >"$out.rss"
-  awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f\n", (b - a) / 1e9}'
+  python3 - "$out" "$REPS" "$@" <<'PY' || { cat "$out.err" >&2; return 1; }
+import subprocess, sys, time
+out, reps, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+times = []
+for k in range(reps):
+    args = [a.replace("RUN_K", str(k)) for a in cmd]
+    if k == 0:
+        args = ["/usr/bin/time", "-f", "%M", "-o", out + ".rss"] + args
+    t = time.perf_counter()
+    r = subprocess.run(args, stdout=open(out, "wb"), stderr=open(out + ".err", "wb"))
+    times.append(time.perf_counter() - t)
+    if r.returncode not in (0, 1):
+        sys.exit(1)
+print(f"{min(times):.3f}")
+PY
 }
 
 printf '%-10s %-34s %9s %9s %8s\n' points step slo_s duckdb_s ratio
@@ -37,29 +51,34 @@ for n in "${sizes[@]}"; do
   f="$W/k6-$n.ndjson"
   python3 tests/bench/gen_k6_ndjson.py "$n" "$f" 2>/dev/null
   store="$W/store-$n"
-  t_imp=$(timed "$W/imp" "$SLO" import k6-json "$f" --run-id "bench-$n" --store "$store")
+  t_imp=$(best "$W/imp" "$SLO" import k6-json "$f" --run-id "bench-$n-RUN_K" --store "$store")
   rss_imp=$(cat "$W/imp.rss")
   # The default (table) output: verdicts only, so slo reads what the thresholds judge,
   # as DuckDB does; `--format json` adds k6's summary of every metric (timed apart).
-  t_chk=$(timed "$W/chk" "$SLO" check --run "bench-$n" --k6-options "$W/options.json" --store "$store")
-  t_json=$(timed "$W/chkj" "$SLO" check --run "bench-$n" --k6-options "$W/options.json" --format json --store "$store")
+  t_chk=$(best "$W/chk" "$SLO" check --run "bench-$n-0" --k6-options "$W/options.json" --store "$store")
   rss_chk=$(cat "$W/chk.rss")
-  read -r d_json d_parq <<<"$(python3 - "$f" "$store/runs/bench-$n" <<'PY'
+  t_json=$(best "$W/chkj" "$SLO" check --run "bench-$n-0" --k6-options "$W/options.json" --format json --store "$store")
+  # DuckDB: a fresh connection per repetition (no cache carried over), best of REPS.
+  read -r d_json d_parq <<<"$(python3 - "$f" "$store/runs/bench-$n-0" "$REPS" <<'PY'
 import duckdb, sys, time
-f, run = sys.argv[1], sys.argv[2]
-con = duckdb.connect()
-t = time.perf_counter()
-con.execute(f"""SELECT data.tags.name AS name, count(*), avg(data.value),
+f, run, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def best(q):
+    ts = []
+    for _ in range(reps):
+        con = duckdb.connect()
+        t = time.perf_counter()
+        con.execute(q).fetchall()
+        ts.append(time.perf_counter() - t)
+        con.close()
+    return min(ts)
+a = best(f"""SELECT data.tags.name AS name, count(*), avg(data.value),
   quantile_cont(data.value, 0.95), quantile_cont(data.value, 0.99)
   FROM read_json('{f}', format='newline_delimited',
      columns={{'metric':'VARCHAR','type':'VARCHAR','data':'STRUCT("time" VARCHAR, value DOUBLE, tags STRUCT(name VARCHAR))'}})
-  WHERE type='Point' AND metric='http_req_duration' GROUP BY 1""").fetchall()
-a = time.perf_counter() - t
-t = time.perf_counter()
-con.execute(f"""SELECT name, count(http_req_duration), avg(http_req_duration),
+  WHERE type='Point' AND metric='http_req_duration' GROUP BY 1""")
+b = best(f"""SELECT name, count(http_req_duration), avg(http_req_duration),
   quantile_cont(http_req_duration, 0.95), quantile_cont(http_req_duration, 0.99), count(http_reqs)
-  FROM read_parquet('{run}/req-*.parquet') GROUP BY 1""").fetchall()
-b = time.perf_counter() - t
+  FROM read_parquet('{run}/req-*.parquet') GROUP BY 1""")
 print(f"{a:.3f} {b:.3f}")
 PY
 )"

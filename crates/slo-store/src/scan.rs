@@ -201,7 +201,7 @@ impl LocalStore {
         let req_cols: Vec<&str> = ["time"].into_iter().chain(tag_names).chain(req_metrics.iter().copied()).collect();
 
         std::thread::scope(|s| {
-            let (tx, rx) = sync_channel::<Result<(RecordBatch, PathBuf, PartKind), StoreError>>(2);
+            let (tx, rx) = sync_channel::<Result<(RecordBatch, PathBuf, PartKind, TagSets), StoreError>>(2);
             let (point_cols, req_cols) = (&point_cols, &req_cols);
             let no_req_metric = req_metrics.is_empty();
             // Metrics only request tables hold (see `layout::request_only`): no point part to read.
@@ -264,7 +264,12 @@ impl LocalStore {
                             .map_err(|e| StoreError::parquet(path, e))?;
                         for batch in reader {
                             let batch = batch.map_err(|e| StoreError::parquet(path, e))?;
-                            if tx.send(Ok((batch, path.clone(), kind))).is_err() {
+                            // Tag sets are numbered here, off the visitor's thread.
+                            let sets = match kind {
+                                PartKind::Points => TagSets::default(),
+                                PartKind::Requests => tag_sets(&tag_columns(&batch, path)?, batch.num_rows()),
+                            };
+                            if tx.send(Ok((batch, path.clone(), kind, sets))).is_err() {
                                 return Ok(());
                             }
                         }
@@ -282,10 +287,10 @@ impl LocalStore {
             let mut result = Ok(());
             for msg in rx {
                 match msg {
-                    Ok((batch, path, kind)) => {
+                    Ok((batch, path, kind, sets)) => {
                         let r = match kind {
                             PartKind::Points => visit_batch(&batch, &path, opts, from, to, visitor, &mut stats),
-                            PartKind::Requests => visit_request_batch(&batch, &path, from, to, visitor, &mut stats),
+                            PartKind::Requests => visit_request_batch(&batch, &path, &sets, from, to, visitor, &mut stats),
                         };
                         if let Err(e) = r {
                             result = Err(e);
@@ -440,10 +445,17 @@ fn request_read_schema() -> arrow_schema::SchemaRef {
     .clone()
 }
 
-/// Numbers the distinct tag combinations of a batch's rows: `sets[r]` per row and a
-/// representative row per set. Dictionary keys of up to four columns are combined; a
-/// plain string column (the `tags` JSON) makes every row its own set.
-fn tag_sets(cols: &Cols<'_>, n: usize) -> (Vec<u32>, Vec<u32>) {
+/// The tag sets of a batch's rows: `sets[r]` per row, and a representative row per set.
+#[derive(Default)]
+struct TagSets {
+    sets: Vec<u32>,
+    reps: Vec<u32>,
+}
+
+/// Numbers the distinct tag combinations of a batch's rows. Dictionary keys of up to
+/// four columns are combined; a plain string column (the `tags` JSON) makes every row
+/// its own set.
+fn tag_sets(cols: &Cols<'_>, n: usize) -> TagSets {
     let mut keyed: Vec<(&DictionaryArray<Int32Type>, u64)> = Vec::new();
     let mut plain = cols.extra.is_some();
     for c in cols.tags.iter().flatten() {
@@ -453,7 +465,7 @@ fn tag_sets(cols: &Cols<'_>, n: usize) -> (Vec<u32>, Vec<u32>) {
         }
     }
     if plain || keyed.len() > 4 {
-        return ((0..n as u32).collect(), (0..n as u32).collect());
+        return TagSets { sets: (0..n as u32).collect(), reps: (0..n as u32).collect() };
     }
     let code = |r: usize| -> u64 {
         let mut c = 0u64;
@@ -487,7 +499,7 @@ fn tag_sets(cols: &Cols<'_>, n: usize) -> (Vec<u32>, Vec<u32>) {
             sets.push(s);
         }
     }
-    (sets, reps)
+    TagSets { sets, reps }
 }
 
 /// Delivers the points of a request-table batch: each decoded metric column in
@@ -495,6 +507,7 @@ fn tag_sets(cols: &Cols<'_>, n: usize) -> (Vec<u32>, Vec<u32>) {
 fn visit_request_batch<V: PointVisitor + ?Sized>(
     batch: &RecordBatch,
     path: &std::path::Path,
+    sets: &TagSets,
     from: i64,
     to: i64,
     visitor: &mut V,
@@ -515,13 +528,12 @@ fn visit_request_batch<V: PointVisitor + ?Sized>(
     }
     let cols = tag_columns(batch, path)?;
     let all_times = from == i64::MIN && to == i64::MAX;
-    let (sets, reps) = tag_sets(&cols, n);
     let mut rows: Vec<u32> = Vec::with_capacity(n);
     // Column by column: each metric's points stay in row (arrival) order, and the
     // visitor meets one metric at a time.
     for &(i, arr) in &metrics {
         rows.clear();
-        match arr.nulls() {
+        match arr.nulls().filter(|b| b.null_count() > 0) {
             None if all_times => rows.extend(0..n as u32),
             nulls => rows.extend(
                 (0..n)
@@ -534,9 +546,9 @@ fn visit_request_batch<V: PointVisitor + ?Sized>(
             times,
             values: arr.values(),
             rows: &rows,
-            sets: &sets,
-            n_sets: reps.len(),
-            reps: &reps,
+            sets: &sets.sets,
+            n_sets: sets.reps.len(),
+            reps: &sets.reps,
             cols: &cols,
             data_only: is_data_metric(i),
         };
