@@ -88,7 +88,9 @@ pub fn analyze_with(
     options: slo_analyze::Options,
     scan: &mut Scanner<'_>,
 ) -> anyhow::Result<slo_analyze::CheckReport> {
-    let mut tag_keys: Vec<String> = vec!["expected_response".into()];
+    // k6's summary always has `http_req_duration{expected_response:true}`; verdicts alone
+    // read only the tags the filters name.
+    let mut tag_keys: Vec<String> = if options.verdicts_only { Vec::new() } else { vec!["expected_response".into()] };
     tag_keys.extend(thresholds.iter().flat_map(|t| t.key.filters.iter().map(|(k, _)| k.clone())));
     tag_keys.extend(slos.iter().flat_map(|s| s.filter.iter().map(|(k, _)| k.clone())));
     tag_keys.sort();
