@@ -303,11 +303,13 @@ pub fn fnv1a(b: &[u8]) -> u64 {
 /// the same measurement, tag set and timestamp.
 ///
 /// Per series (hash of measurement + tag set) it remembers the timestamps written in the
-/// last [`UniqueTimestamps::WINDOW_NS`] before the newest one. A colliding timestamp is
-/// moved forward by 1 ns until it is free, so the points keep their order and move by a
-/// few ns at most. A point older than the window is written unchanged (a collision with it
-/// needs the very same nanosecond as a point more than a second older within one series).
-/// Series beyond [`UniqueTimestamps::MAX_SERIES`] reset the map (bounded memory).
+/// last [`UniqueTimestamps::WINDOW_NS`] before the newest one (a hash set, so a point
+/// arriving out of order — requests finish out of start order — costs O(1), not a shift of
+/// the window). A colliding timestamp is moved forward by 1 ns until it is free, so the
+/// points move by a few ns at most. A point older than the window is written unchanged (a
+/// collision with it needs the very same nanosecond as a point more than a second older
+/// within one series). Series beyond [`UniqueTimestamps::MAX_SERIES`] reset the map
+/// (bounded memory).
 #[derive(Debug, Default)]
 pub struct UniqueTimestamps {
     series: HashMap<u64, SeriesTimes>,
@@ -316,11 +318,31 @@ pub struct UniqueTimestamps {
     empty_tags: HashMap<String, BTreeSet<String>>,
 }
 
+/// Mixes a trusted `i64` timestamp for the per-series set (Fibonacci hashing).
+#[derive(Debug, Default, Clone, Copy)]
+struct TimeHasher(u64);
+
+impl std::hash::Hasher for TimeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_i64(&mut self, t: i64) {
+        self.0 = (t as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+}
+
 #[derive(Debug, Default)]
 struct SeriesTimes {
     max: i64,
-    /// Timestamps written within the window, ascending (in-order points append at the back).
-    recent: VecDeque<i64>,
+    /// Timestamps written within the window.
+    taken: std::collections::HashSet<i64, std::hash::BuildHasherDefault<TimeHasher>>,
+    /// The same, in the order written; the front is forgotten once older than the window.
+    order: VecDeque<i64>,
 }
 
 impl UniqueTimestamps {
@@ -336,34 +358,27 @@ impl UniqueTimestamps {
         if self.series.len() >= Self::MAX_SERIES && !self.series.contains_key(&series) {
             self.series.clear();
         }
-        let s = self.series.entry(series).or_insert_with(|| SeriesTimes { max: i64::MIN, recent: VecDeque::new() });
-        if t > s.max {
-            // In order: nothing to check.
-            s.recent.push_back(t);
-            s.max = t;
-            let floor = t.saturating_sub(Self::WINDOW_NS);
-            while s.recent.front().is_some_and(|f| *f < floor) {
-                s.recent.pop_front();
-            }
-            return t;
-        }
+        let s = self.series.entry(series).or_insert_with(|| SeriesTimes { max: i64::MIN, ..Default::default() });
         if t < s.max.saturating_sub(Self::WINDOW_NS) {
             return t;
         }
-        let asked = t;
-        let mut t = t;
-        let mut pos = s.recent.binary_search(&t);
-        while let Ok(i) = pos {
-            t = t.saturating_add(1);
-            pos = if s.recent.get(i + 1) == Some(&t) { Ok(i + 1) } else { Err(i + 1) };
+        let mut free = t;
+        while s.taken.contains(&free) {
+            free = free.saturating_add(1);
         }
-        let at = pos.unwrap_or_else(|i| i);
-        s.recent.insert(at, t);
-        if t > s.max {
-            s.max = t;
+        s.taken.insert(free);
+        s.order.push_back(free);
+        s.max = s.max.max(free);
+        let floor = s.max.saturating_sub(Self::WINDOW_NS);
+        while let Some(&f) = s.order.front() {
+            if f >= floor {
+                break;
+            }
+            s.order.pop_front();
+            s.taken.remove(&f);
         }
-        self.bumped += u64::from(t != asked);
-        t
+        self.bumped += u64::from(free != t);
+        free
     }
 
     fn note_empty(&mut self, metric: &str, key: &str) {
