@@ -5,7 +5,7 @@ use slo_analyze::{Options, SloSpec};
 use slo_config::{load_k6_options, load_slo_config, MetricThresholds};
 
 use crate::cli::CheckArgs;
-use crate::cmd::{open_store, store_result, write_output};
+use crate::cmd::{open_store, open_store_to_read, store_result, write_output};
 use crate::exit::{Exit, WithExit};
 
 /// Runs `slo check`.
@@ -51,7 +51,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
         return Err(anyhow::anyhow!("--from/--to need --source influxdb=URL or prometheus=URL")).exit_with(Exit::InvalidInput);
     }
 
-    let store = open_store(&a.store.store)?;
+    let store = open_store_to_read(&a.store.store)?;
     let meta = store_result(store.resolve(&a.run)).with_context(|| format!("--run {}", a.run))?;
     if thresholds.is_empty() && slos.is_empty() {
         // Nothing given: the thresholds the run was recorded with (slo run keeps them),
@@ -69,6 +69,9 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
     let mut report = crate::cmd::analyze_run(&store, &meta, &thresholds, &slos, options)?;
     if store.run_state(&meta) == slo_store::RunState::Interrupted {
         report.notes.insert(0, format!("run {} was stopped early (Ctrl-C or abortOnFail); judged on what it recorded", meta.id));
+    }
+    if store.run_state(&meta) == slo_store::RunState::Live {
+        report.notes.insert(0, format!("run {} is still recording: judged on what it has recorded so far", meta.id));
     }
     if store.run_state(&meta) == slo_store::RunState::Incomplete {
         report.notes.insert(

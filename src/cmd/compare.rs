@@ -8,7 +8,7 @@ use slo_model::RunMeta;
 use slo_store::LocalStore;
 
 use crate::cli::{CompareArgs, FailOn};
-use crate::cmd::{open_store, store_result, write_output};
+use crate::cmd::{open_store_to_read, store_result, write_output};
 use crate::exit::{Exit, WithExit};
 
 /// Runs `slo compare`.
@@ -18,7 +18,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<Exit> {
         let cfg = load_slo_config(p).exit_with(Exit::InvalidInput)?;
         opts.tolerances = opts.tolerances.with_latency(Tolerance::relative(cfg.tolerance_percent / 100.0));
     }
-    let store = open_store(&a.store.store)?;
+    let store = open_store_to_read(&a.store.store)?;
     let candidate = resolve(&store, &a.candidate, None).context("--candidate")?;
     let baseline = resolve(&store, &a.baseline, Some(&candidate.id.0)).context("--baseline")?;
     if baseline.id == candidate.id {

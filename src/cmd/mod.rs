@@ -50,7 +50,22 @@ pub fn store_result<T>(r: Result<T, StoreError>) -> anyhow::Result<T> {
     })
 }
 
-/// Opens the local store named by `--store`; a path that is not a directory is a bad flag.
+/// Opens the local store named by `--store` for reading: one that does not exist is not
+/// created (a typo in `--store` must not look like an empty store) but reported with the
+/// "not found" exit code.
+pub fn open_store_to_read(dir: &Path) -> anyhow::Result<LocalStore> {
+    if !dir.exists() {
+        return Err(anyhow::anyhow!(
+            "--store {}: no store there (slo run and slo import create it; give --store DIR for another one)",
+            dir.display()
+        ))
+        .exit_with(Exit::NoData);
+    }
+    open_store(dir)
+}
+
+/// Opens (creating when missing) the local store named by `--store`; a path that is not
+/// a directory is a bad flag.
 pub fn open_store(dir: &Path) -> anyhow::Result<LocalStore> {
     if dir.exists() && !dir.is_dir() {
         return Err(anyhow::anyhow!("--store {}: not a directory", dir.display())).exit_with(Exit::InvalidInput);

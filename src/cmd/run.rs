@@ -379,7 +379,7 @@ impl RemoteOut {
     /// sample: one or more lines, with the exact `slo runs push` command for what is left.
     pub fn close(&self, status: RunStatus, duration_s: f64, id: &RunId, store_dir: &Path) -> String {
         let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
-        let push = format!("slo runs push {id} --out {} --store {}", self.store.display(), store_dir.display());
+        let push = format!("slo runs push {id} --out {} --store {}", self.store.push_spec(), store_dir.display());
         let mut s = String::new();
         let unreachable = if self.reachable_at_start { "" } else { " (unreachable at start)" };
         match &mut *sink {

@@ -8,7 +8,7 @@ use slo_store::influx::PointSink;
 
 use crate::cli::{ListFormat, RunsCommand, RunsPushArgs};
 use crate::cmd::source::{self, Store};
-use crate::cmd::{open_store, store_result, write_output};
+use crate::cmd::{open_store_to_read, store_result, write_output};
 use crate::exit::Exit;
 
 /// Runs of a remote store as a table (no local state: a stored status).
@@ -57,7 +57,7 @@ fn count_files(dir: &std::path::Path) -> usize {
 /// cannot be reached, 1 when something is still not delivered.
 fn push(a: RunsPushArgs) -> anyhow::Result<Exit> {
     let stores: Vec<Store> = a.out.iter().map(|o| source::parse("--out", o)).collect::<anyhow::Result<_>>()?;
-    let local = open_store(&a.store.store)?;
+    let local = open_store_to_read(&a.store.store)?;
     let meta = store_result(local.resolve(&a.run)).with_context(|| format!("run {}", a.run))?;
     let run_dir = local.run_dir(&meta.id);
     let mut exit = Exit::Pass;
@@ -216,7 +216,7 @@ pub fn run(cmd: RunsCommand) -> anyhow::Result<Exit> {
         }
         RunsCommand::Push(a) => push(a),
         RunsCommand::List(a) => {
-            let store = open_store(&a.store.store)?;
+            let store = open_store_to_read(&a.store.store)?;
             let runs = store_result(store.list_runs())?;
             let out = match a.format {
                 ListFormat::Json => {
@@ -229,7 +229,7 @@ pub fn run(cmd: RunsCommand) -> anyhow::Result<Exit> {
             Ok(Exit::Pass)
         }
         RunsCommand::Show(a) => {
-            let store = open_store(&a.store.store)?;
+            let store = open_store_to_read(&a.store.store)?;
             let meta = store_result(store.resolve(&a.run))?;
             // k6's end-of-test summary of every metric, judged against nothing.
             let report = crate::cmd::analyze_run(&store, &meta, &[], &[], slo_analyze::Options::default())?;

@@ -58,6 +58,29 @@ impl Store {
             Store::Prometheus(c) => format!("prometheus={}", c.display_url()),
         }
     }
+
+    /// The `kind=URL` to repeat in a `slo runs push` hint: the URL as given (Mimir's
+    /// `/api/v1/push` kept), with a `USER:PASSWORD@` placeholder where it carried
+    /// credentials, which are never printed.
+    pub fn push_spec(&self) -> String {
+        let (kind, url, credentials) = match self {
+            Store::Influx(c) => {
+                let user = matches!(
+                    &c.api,
+                    slo_store::influx::InfluxApi::V1 { user: Some(_), .. } | slo_store::influx::InfluxApi::V1 { password: Some(_), .. }
+                );
+                ("influxdb", c.display_url(), user)
+            }
+            Store::Prometheus(c) => {
+                let url = if c.write_path == "/api/v1/write" { c.display_url() } else { format!("{}{}", c.display_url(), c.write_path) };
+                ("prometheus", url, c.user.is_some() || c.password.is_some())
+            }
+        };
+        match (credentials, url.split_once("://")) {
+            (true, Some((scheme, rest))) => format!("{kind}={scheme}://USER:PASSWORD@{rest}"),
+            _ => format!("{kind}={url}"),
+        }
+    }
 }
 
 fn exit_of_code(c: u8) -> Exit {

@@ -198,6 +198,18 @@ fn exit_codes_are_distinct_and_documented() {
     let o = run(&store, &["check", "--run", "no-such-run"]);
     assert_eq!(code(&o), 3);
     assert!(stderr(&o).contains("run not found"), "{}", stderr(&o));
+    // A --store that does not exist (a typo) is not created and is not an empty store.
+    let typo = s.path().join("typo-store").display().to_string();
+    for args in [&["check", "--run", "latest", "--config", &pass, "--profile", "ok"][..], &["runs", "list"][..]] {
+        let o = run(&typo, args);
+        assert_eq!(code(&o), 3, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("no store there"), "{}", stderr(&o));
+    }
+    assert!(!s.path().join("typo-store").exists());
+    // `latest` is what --run latest means: no run may be called so.
+    let o = run(&store, &["import", "k6-json", &repo("sample-data/baseline.json.gz").display().to_string(), "--run-id", "latest"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("latest"), "{}", stderr(&o));
     // A malformed data file is invalid input too.
     let bad = write(
         &s,

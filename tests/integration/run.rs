@@ -435,7 +435,12 @@ fn bad_input_exits_2_before_any_request() {
     let o = slo_run(&store, &ok, "http://example.com", &[]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_eq!(srv.stats().total, 0);
-    assert!(runs(&store).is_empty());
+    // Nothing recorded: no store was even created (runs list says so, exit 3), or it is empty.
+    let o = run(&store, &["runs", "list", "--format", "json"]);
+    match code(&o) {
+        3 => assert!(stderr(&o).contains("no store there"), "{}", stderr(&o)),
+        _ => assert!(runs(&store).is_empty()),
+    }
 }
 
 #[test]

@@ -1017,10 +1017,25 @@ impl Analysis {
             let wr = windowed_result(w.grid.len_ns() as f64 / 1e9, e.op, windows);
             if wr.verdict == Verdict::Fail && out.verdict != Verdict::NoData {
                 if out.verdict == Verdict::Pass {
+                    // Name the worst window: its value and where it lies in the range.
+                    let worst = wr.worst.and_then(|i| wr.windows.get(i)).and_then(|wv| {
+                        let v = wv.value?;
+                        let unit = match out.unit {
+                            Unit::Millis => " ms",
+                            Unit::Bytes => " bytes",
+                            Unit::BytesPerSecond => " bytes/s",
+                            Unit::PerSecond => "/s",
+                            Unit::None => "",
+                        };
+                        let from = (wv.span.start_ns - self.range.start_ns) as f64 / 1e9;
+                        let to = (wv.span.end_ns - self.range.start_ns) as f64 / 1e9;
+                        Some(format!("; worst: {v}{unit} in window {} of {} (+{from}s to +{to}s)", wv.span.index + 1, wr.windows_total))
+                    });
                     out.reason = Some(format!(
-                        "the whole-range aggregate passes but {} of {} windows fail",
+                        "the whole-range aggregate passes but {} of {} windows fail{}",
                         wr.windows_with_data - wr.windows_compliant,
-                        wr.windows_with_data
+                        wr.windows_with_data,
+                        worst.unwrap_or_default()
                     ));
                 }
                 out.verdict = Verdict::Fail;

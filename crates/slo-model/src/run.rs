@@ -21,9 +21,11 @@ impl RunId {
     }
 
     /// Whether `s` is safe as a run id: 1 to 128 characters of ASCII letters, digits and
-    /// `- _ . :`, not starting with `.`. Ids become folder names, so nothing else passes.
+    /// `- _ . :`, not starting with `.`, and not `latest` (which `--run latest` means).
+    /// Ids become folder names, so nothing else passes.
     pub fn is_valid(s: &str) -> bool {
-        !s.is_empty()
+        s != "latest"
+            && !s.is_empty()
             && s.len() <= 128
             && !s.starts_with('.')
             && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
@@ -96,5 +98,7 @@ mod tests {
         assert!(RunId::is_valid(&a.0));
         assert!(!RunId::is_valid("../etc"));
         assert!(!RunId::is_valid(""));
+        assert!(!RunId::is_valid("latest"), "reserved for --run latest");
+        assert!(RunId::is_valid("latest-2"));
     }
 }

@@ -243,17 +243,18 @@ fn markdown(r: &CheckReport) -> String {
         r.tally.no_data
     );
     if !r.thresholds.is_empty() {
-        out.push_str("| Status | Metric | Threshold | Observed | Margin | Samples |\n|---|---|---|---|---:|---:|\n");
+        out.push_str("| Status | Metric | Threshold | Observed | Margin | Samples | Detail |\n|---|---|---|---|---:|---:|---|\n");
         for t in &r.thresholds {
             let _ = writeln!(
                 out,
-                "| {} | `{}` | `{}` | {} | {} | {} |",
+                "| {} | `{}` | `{}` | {} | {} | {} | {} |",
                 icon(t.verdict),
                 t.metric_key.replace('`', "'"),
                 t.expression.replace('`', "'"),
                 md_escape(&observed(t)),
                 md_escape(&margin(t)),
-                t.samples
+                t.samples,
+                md_escape(t.reason.as_deref().unwrap_or(""))
             );
         }
         out.push('\n');
@@ -336,8 +337,9 @@ fn junit(r: &CheckReport) -> String {
         .slos
         .iter()
         .map(|s| {
-            let msg =
-                format!("{} over {}: observed {}, objective {}; {}", s.name, window_label(s), slo_observed(s), objective(s), slo_detail(s));
+            let detail = slo_detail(s);
+            let detail = if detail.is_empty() { String::new() } else { format!("; {detail}") };
+            let msg = format!("{} over {}: observed {}, objective {}{detail}", s.name, window_label(s), slo_observed(s), objective(s));
             (format!("slos.{}", s.kind.label()), s.name.clone(), s.verdict, msg)
         })
         .collect();

@@ -44,7 +44,7 @@ pub enum StoreError {
         candidates: Vec<String>,
     },
     /// A run id that is not a safe folder name (see `slo_model::RunId::is_valid`).
-    #[error("invalid run id {0:?}: use 1-128 ASCII letters, digits and - _ . : (not starting with .)")]
+    #[error("invalid run id {0:?}: use 1-128 ASCII letters, digits and - _ . : (not starting with ., and not `latest`, which --run latest means)")]
     InvalidRunId(String),
     /// `--run-id` names a run that the store already holds.
     #[error("run {0:?} already exists in the store")]

@@ -521,10 +521,12 @@ fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder, requests: &mut Reque
         error: None,
     };
     let mut tags: TagVec<'_> = Vec::with_capacity(16);
-    // The tags text `tags` holds (of the last fast-parsed line), and that of the open
-    // request row ("" when not known: never merged).
+    // The tags text `tags` holds (of the last fast-parsed line), and the tags of the open
+    // request row: its text when fast-parsed, else its parsed pairs (tags with JSON
+    // escapes take the full parser).
     let mut prev_raw: &str = "";
     let mut row_raw: &str = "";
+    let mut row_pairs: Option<Vec<(String, String)>> = None;
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     // Chunks end at a line end, so a chunk of valid UTF-8 has valid lines: checked once.
     let whole = std::str::from_utf8(data).ok();
@@ -567,10 +569,17 @@ fn parse_chunk(mut data: &[u8], builder: &mut BatchBuilder, requests: &mut Reque
             Ok(Parsed::Point { metric, t, value }) => {
                 let new_metric = match request_metric_index(&metric).filter(|&i| crate::layout::request_only(i)) {
                     Some(idx) => {
-                        let same = !raw.is_empty() && raw == row_raw;
+                        let same = if was_fast {
+                            !raw.is_empty() && raw == row_raw
+                        } else {
+                            row_pairs
+                                .as_ref()
+                                .is_some_and(|p| p.len() == tags.len() && p.iter().zip(tags.iter()).all(|(a, b)| a.0 == b.0 && a.1 == b.1))
+                        };
                         let (new_metric, new_row) = requests.push_point(idx, t, value, &tags, same);
                         if new_row {
-                            row_raw = raw;
+                            row_raw = if was_fast { raw } else { "" };
+                            row_pairs = (!was_fast).then(|| tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
                         }
                         new_metric
                     }

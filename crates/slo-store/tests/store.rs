@@ -628,3 +628,51 @@ fn request_rows_read_back_as_the_models_points() {
     assert_eq!(cut.points, 46);
     assert_eq!((cut.start_ns, cut.end_ns), (Some(1), Some(4)));
 }
+
+/// k6 writes the nine HTTP points of a request together; the import makes them one row
+/// of the request table even when a tag needs JSON escapes (k6 writes `&` as `\u0026`),
+/// and keeps apart requests whose tags or times differ.
+#[test]
+fn import_merges_one_requests_points_even_with_escaped_tags() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let http = [
+        "http_reqs",
+        "http_req_duration",
+        "http_req_blocked",
+        "http_req_connecting",
+        "http_req_tls_handshaking",
+        "http_req_sending",
+        "http_req_waiting",
+        "http_req_receiving",
+        "http_req_failed",
+    ];
+    let mut text = String::new();
+    let requests = [
+        ("2026-11-29T12:00:00.000000001Z", r#"/p?a=1\u0026b=\"x\""#),
+        ("2026-11-29T12:00:00.000000002Z", r#"/p?a=1\u0026b=\"x\""#),
+        ("2026-11-29T12:00:00.000000002Z", "/plain"),
+        ("2026-11-29T12:00:00.000000003Z", "/caf\u{e9}"),
+    ];
+    for (t, url) in requests {
+        for (i, m) in http.iter().enumerate() {
+            text.push_str(&format!(
+                r#"{{"metric":"{m}","type":"Point","data":{{"time":"{t}","value":{i},"tags":{{"method":"GET","name":"{url}","status":"200","url":"{url}"}}}}}}"#
+            ));
+            text.push('\n');
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("k6.ndjson");
+    fs::write(&f, text).unwrap();
+    let store = LocalStore::open(tmp.path().join("s")).unwrap();
+    let rep = import_k6_json(&store, &f, ImportOptions::default()).unwrap();
+    assert_eq!(rep.points, 36);
+    let parts = store.part_files(&rep.run).unwrap();
+    let req: Vec<_> = parts.iter().filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("req-")).collect();
+    let rows: i64 =
+        req.iter().map(|p| SerializedFileReader::new(fs::File::open(p).unwrap()).unwrap().metadata().file_metadata().num_rows()).sum();
+    assert_eq!(rows, 4, "one row per request");
+    let urls: Vec<String> =
+        all(&store, &rep.run).iter().filter(|p| p.metric == "http_reqs").map(|p| p.tags.tag("url").unwrap().to_string()).collect();
+    assert_eq!(urls, [r#"/p?a=1&b="x""#, r#"/p?a=1&b="x""#, "/plain", "/café"]);
+}

@@ -2,8 +2,9 @@
 //! prometheus=URL` parser, credentials (kept out of every message), push and retry settings.
 //!
 //! URL form: `http://[user[:password]@]host:port[/prefix]`. A trailing `/api/v1/write`
-//! (as k6's `K6_PROMETHEUS_RW_SERVER_URL` has it) is accepted and removed: writes go to
-//! `{base}/api/v1/write`, reads to `{base}/api/v1/query` and `query_range`. User and
+//! (as k6's `K6_PROMETHEUS_RW_SERVER_URL` has it) or Mimir's `/api/v1/push` is accepted
+//! and removed from the base: writes go to `{base}` plus that path (default
+//! `/api/v1/write`), reads to `{base}/api/v1/query` and `query_range`. User and
 //! password (percent-decoded) are sent as basic auth; the token in [`TOKEN_ENV`] as
 //! `Authorization: Bearer`. `https` needs the crate's `influxdb-tls` feature (ureq with
 //! rustls); without it such a URL is refused.
@@ -67,6 +68,9 @@ impl RetryPolicy {
 pub struct PromConfig {
     /// `scheme://host:port[/prefix]` without credentials and without a trailing `/`.
     pub base: String,
+    /// The remote-write path after `base`: `/api/v1/write` (Prometheus, VictoriaMetrics)
+    /// unless the URL ended in Mimir's `/api/v1/push`.
+    pub write_path: String,
     /// Basic-auth user (from the URL).
     pub user: Option<String>,
     /// Basic-auth password (from the URL).
@@ -138,14 +142,17 @@ impl PromConfig {
             },
         };
         let mut path = path.trim_end_matches('/');
+        let mut write_path = "/api/v1/write";
         for suffix in ["/api/v1/write", "/api/v1/push"] {
             if let Some(p) = path.strip_suffix(suffix) {
                 path = p;
+                write_path = suffix;
                 break;
             }
         }
         Ok(PromConfig {
             base: format!("{scheme}://{host}{path}"),
+            write_path: write_path.to_string(),
             user,
             password,
             token,
@@ -167,7 +174,7 @@ impl PromConfig {
 
     /// The remote-write endpoint.
     pub fn write_url(&self) -> String {
-        format!("{}/api/v1/write", self.base)
+        format!("{}{}", self.base, self.write_path)
     }
 
     /// The `Authorization` header value, if any: bearer token first, else basic auth.

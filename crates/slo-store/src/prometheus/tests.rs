@@ -238,6 +238,10 @@ fn config_urls_and_secrets() {
     assert_eq!(base64(b"ab"), "YWI=");
     let t = PromConfig::from_url_with_token("http://h:1", Some(Secret::new("tok123"))).unwrap();
     assert_eq!(t.authorization().unwrap(), "Bearer tok123");
+    assert_eq!(t.write_url(), "http://h:1/api/v1/write");
+    // Mimir: writes to /api/v1/push under its prefix, reads under the same base.
+    let m = PromConfig::from_url_with_token("http://h:9009/api/v1/push", None).unwrap();
+    assert_eq!((m.base.as_str(), m.write_url()), ("http://h:9009", "http://h:9009/api/v1/push".to_string()));
     let e = PromConfig::from_url_with_token("ftp://u:secret@h", None).unwrap_err();
     assert_eq!(e.exit_code(), 2);
     assert!(!e.to_string().contains("secret"), "{e}");
