@@ -438,10 +438,10 @@ impl RequestBuilder {
     pub(crate) fn push_request(&mut self, s: &slo_model::RequestSample) -> u64 {
         self.close_open();
         self.time.push(s.time_ns);
-        let mut status_buf = [0u8; 5];
-        let status = fmt_u16(s.status, &mut status_buf);
-        let mut code_buf = [0u8; 10];
-        let code = (s.error_code != 0).then(|| fmt_u32(s.error_code, &mut code_buf));
+        let mut status_buf = [0u8; 20];
+        let status = fmt_dec(u64::from(s.status), &mut status_buf);
+        let mut code_buf = [0u8; 20];
+        let code = (s.error_code != 0).then(|| fmt_dec(u64::from(s.error_code), &mut code_buf));
         let slots: [Option<&str>; N_FIXED] = [
             Some(&s.tags.scenario),
             Some(&s.tags.group),
@@ -542,23 +542,8 @@ impl RequestBuilder {
     }
 }
 
-/// Formats `n` in decimal into `buf`.
-fn fmt_u16(n: u16, buf: &mut [u8; 5]) -> &str {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
-}
-
-/// Formats `n` in decimal into `buf`.
-fn fmt_u32(n: u32, buf: &mut [u8; 10]) -> &str {
+/// Formats `n` in decimal into `buf` (no allocation per request).
+fn fmt_dec(n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     let mut n = n;
     loop {
