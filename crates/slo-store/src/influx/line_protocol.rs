@@ -363,10 +363,9 @@ impl UniqueTimestamps {
             return t;
         }
         let mut free = t;
-        while s.taken.contains(&free) {
+        while !s.taken.insert(free) {
             free = free.saturating_add(1);
         }
-        s.taken.insert(free);
         s.order.push_back(free);
         s.max = s.max.max(free);
         let floor = s.max.saturating_sub(Self::WINDOW_NS);
