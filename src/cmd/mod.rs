@@ -50,11 +50,11 @@ pub fn store_result<T>(r: Result<T, StoreError>) -> anyhow::Result<T> {
     })
 }
 
-/// Opens the local store named by `--store` for reading: one that does not exist is not
-/// created (a typo in `--store` must not look like an empty store) but reported with the
-/// "not found" exit code.
+/// Opens the local store named by `--store` for reading: a missing one (no folder, or a
+/// folder without `runs/`) is not created (a typo in `--store` must not look like an empty
+/// store) but reported with the "not found" exit code.
 pub fn open_store_to_read(dir: &Path) -> anyhow::Result<LocalStore> {
-    if !dir.exists() {
+    if !dir.exists() || (dir.is_dir() && !dir.join("runs").is_dir()) {
         return Err(anyhow::anyhow!(
             "--store {}: no store there (slo run and slo import create it; give --store DIR for another one)",
             dir.display()

@@ -206,6 +206,11 @@ fn exit_codes_are_distinct_and_documented() {
         assert!(stderr(&o).contains("no store there"), "{}", stderr(&o));
     }
     assert!(!s.path().join("typo-store").exists());
+    // Nor is an existing empty folder turned into one.
+    std::fs::create_dir(s.path().join("empty")).unwrap();
+    let o = run(&s.path().join("empty").display().to_string(), &["runs", "list"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(s.path().join("empty")).unwrap().count(), 0);
     // `latest` is what --run latest means: no run may be called so.
     let o = run(&store, &["import", "k6-json", &repo("sample-data/baseline.json.gz").display().to_string(), "--run-id", "latest"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));

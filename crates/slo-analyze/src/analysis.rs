@@ -1005,7 +1005,19 @@ impl Analysis {
                 .map(|(i, s)| {
                     let span = w.grid.span(i);
                     let samples = s.samples();
-                    let value = if samples >= min_samples { observe(s, e.agg, span.length_s) } else { None };
+                    // A counter counted nothing in a window of a run that has its samples:
+                    // that window measured 0 (as a throughput SLO's empty window does).
+                    let counted_nothing = samples == 0
+                        && out.samples > 0
+                        && matches!(s, Sink::Counter(_))
+                        && matches!(e.agg, Aggregation::Count | Aggregation::Rate);
+                    let value = if counted_nothing {
+                        Some(0.0)
+                    } else if samples >= min_samples {
+                        observe(s, e.agg, span.length_s)
+                    } else {
+                        None
+                    };
                     let verdict = match value {
                         None => Verdict::NoData,
                         Some(v) if e.op.holds(v, e.value) => Verdict::Pass,
@@ -1016,7 +1028,7 @@ impl Analysis {
                 .collect();
             let wr = windowed_result(w.grid.len_ns() as f64 / 1e9, e.op, windows);
             if wr.verdict == Verdict::Fail && out.verdict != Verdict::NoData {
-                if out.verdict == Verdict::Pass {
+                {
                     // Name the worst window: its value and where it lies in the range.
                     let worst = wr.worst.and_then(|i| wr.windows.get(i)).and_then(|wv| {
                         let v = wv.value?;
@@ -1031,12 +1043,9 @@ impl Analysis {
                         let to = (wv.span.end_ns - self.range.start_ns) as f64 / 1e9;
                         Some(format!("; worst: {v}{unit} in window {} of {} (+{from}s to +{to}s)", wv.span.index + 1, wr.windows_total))
                     });
-                    out.reason = Some(format!(
-                        "the whole-range aggregate passes but {} of {} windows fail{}",
-                        wr.windows_with_data - wr.windows_compliant,
-                        wr.windows_with_data,
-                        worst.unwrap_or_default()
-                    ));
+                    let failing = wr.windows_with_data - wr.windows_compliant;
+                    let head = if out.verdict == Verdict::Pass { "the whole-range aggregate passes but " } else { "" };
+                    out.reason = Some(format!("{head}{failing} of {} windows fail{}", wr.windows_with_data, worst.unwrap_or_default()));
                 }
                 out.verdict = Verdict::Fail;
             }
@@ -1234,6 +1243,60 @@ mod tests {
         assert_eq!(w.windows_compliant, 9);
         assert_eq!(w.worst, Some(9));
         assert_eq!(w.windows[9].value, Some(900.0));
+    }
+
+    #[test]
+    fn windowed_threshold_names_the_worst_window_also_when_the_whole_range_passes() {
+        let ths = [th("http_req_duration", &[], "p(50)<500", Aggregation::P(50.0), Op::Lt, 500.0)];
+        let opts = Options { threshold_window: Some(Duration::from_secs(10)), ..Options::default() };
+        let mut a = Analysis::new(plan(&ths, &[], opts)).unwrap();
+        for i in 0..1000 {
+            let t = i as i64 * S / 10;
+            a.push("http_req_duration", t, if t >= 90 * S { 900.0 } else { 100.0 }, &Tags::default());
+        }
+        let r = a.finish();
+        let reason = r.thresholds[0].reason.as_deref().unwrap();
+        assert_eq!(reason, "the whole-range aggregate passes but 1 of 10 windows fail; worst: 900 ms in window 10 of 10 (+90s to +100s)");
+    }
+
+    /// 10 requests/s for 100 s but none from 40 s to 60 s: the whole range has 800 / 100 s
+    /// = 8/s (`rate>5` passes), while the two empty windows counted 0/s and fail.
+    #[test]
+    fn windowed_counter_threshold_counts_empty_windows_as_zero() {
+        let ths = [th("http_reqs", &[], "rate>5", Aggregation::Rate, Op::Gt, 5.0)];
+        let opts = Options { threshold_window: Some(Duration::from_secs(10)), ..Options::default() };
+        let mut a = Analysis::new(plan(&ths, &[], opts)).unwrap();
+        for i in 0..1000 {
+            let t = i as i64 * S / 10;
+            if !(40 * S..60 * S).contains(&t) {
+                a.push("http_reqs", t, 1.0, &Tags::default());
+            }
+        }
+        let r = a.finish();
+        let t = &r.thresholds[0];
+        assert_eq!(t.observed, Some(8.0));
+        assert_eq!(t.verdict, Verdict::Fail);
+        let w = t.windows.as_ref().unwrap();
+        assert_eq!((w.windows_with_data, w.windows_compliant), (10, 8));
+        assert_eq!(w.windows[4].value, Some(0.0));
+        assert!(t.reason.as_deref().unwrap().contains("2 of 10 windows fail; worst: 0/s in window 5 of 10"), "{:?}", t.reason);
+        // With the whole range failing too, the worst window is named all the same.
+        let ths = [th("http_reqs", &[], "rate>9", Aggregation::Rate, Op::Gt, 9.0)];
+        let opts = Options { threshold_window: Some(Duration::from_secs(10)), ..Options::default() };
+        let mut a = Analysis::new(plan(&ths, &[], opts)).unwrap();
+        for i in 0..1000 {
+            let t = i as i64 * S / 10;
+            if !(40 * S..60 * S).contains(&t) {
+                a.push("http_reqs", t, 1.0, &Tags::default());
+            }
+        }
+        let r = a.finish();
+        assert_eq!(r.thresholds[0].verdict, Verdict::Fail);
+        assert!(
+            r.thresholds[0].reason.as_deref().unwrap().starts_with("2 of 10 windows fail; worst: 0/s in window 5"),
+            "{:?}",
+            r.thresholds[0].reason
+        );
     }
 
     #[test]

@@ -245,6 +245,27 @@ struct Chunk {
     data: Vec<u8>,
 }
 
+/// How far back from a chunk's end [`request_start_before`] looks.
+const REQUEST_SEARCH: usize = 64 * 1024;
+
+/// The start of the last line before `end` (within [`REQUEST_SEARCH`] bytes) that opens
+/// one request's points as k6 writes them (`{"metric":"http_reqs",...`), so that a chunk
+/// ends between requests: parsers merge a request's points into one row only within a
+/// chunk. `None` when there is no such line there.
+fn request_start_before(buf: &[u8], end: usize) -> Option<usize> {
+    const OPEN: &[u8] = b"{\"metric\":\"http_reqs\"";
+    let floor = end.saturating_sub(REQUEST_SEARCH);
+    let mut i = end.checked_sub(1)?; // the newline ending the last whole line
+    while i > floor {
+        let nl = buf[floor..i].iter().rposition(|&c| c == b'\n')? + floor;
+        if buf[nl + 1..].starts_with(OPEN) {
+            return Some(nl + 1);
+        }
+        i = nl;
+    }
+    None
+}
+
 /// Parser threads; chunk `i` goes to parser `i % PARSERS`.
 const PARSERS: usize = 2;
 
@@ -287,7 +308,8 @@ fn read_chunks(mut input: Box<dyn Read + Send>, path: &Path, txs: Vec<SyncSender
             }
         }
         if !eof {
-            let cut = buf.iter().rposition(|&c| c == b'\n').map_or(buf.len(), |i| i + 1);
+            let last = buf.iter().rposition(|&c| c == b'\n').map_or(buf.len(), |i| i + 1);
+            let cut = request_start_before(&buf, last).unwrap_or(last);
             carry.extend_from_slice(&buf[cut..]);
             buf.truncate(cut);
         }
@@ -766,6 +788,20 @@ impl<'de> Visitor<'de> for DataSeed<'_, 'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_end_before_a_requests_first_line() {
+        let text = b"{\"metric\":\"vus\"}\n{\"metric\":\"http_reqs\",\"a\":1}\n{\"metric\":\"http_req_duration\"}\n";
+        let end = text.len();
+        let at = request_start_before(text, end).unwrap();
+        assert!(text[at..].starts_with(b"{\"metric\":\"http_reqs\""));
+        assert_eq!(text[at - 1], b'\n');
+        let vus = b"{\"metric\":\"vus\"}\n{\"metric\":\"vus\"}\n";
+        assert_eq!(request_start_before(vus, vus.len()), None);
+        // The very first line has no newline before it: not a cut (the chunk would be empty).
+        let first = b"{\"metric\":\"http_reqs\"}\n";
+        assert_eq!(request_start_before(first, first.len()), None);
+    }
 
     #[test]
     fn newline_search() {

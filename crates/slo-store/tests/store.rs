@@ -676,3 +676,32 @@ fn import_merges_one_requests_points_even_with_escaped_tags() {
         all(&store, &rep.run).iter().filter(|p| p.metric == "http_reqs").map(|p| p.tags.tag("url").unwrap().to_string()).collect();
     assert_eq!(urls, [r#"/p?a=1&b="x""#, r#"/p?a=1&b="x""#, "/plain", "/café"]);
 }
+
+/// A real k6 recording (sample-data, ~8 MB of NDJSON, so it spans several 4 MiB parse
+/// chunks): one request row per request, as many as k6's own summary counts, each with
+/// its http_reqs point (no request split at a chunk boundary).
+#[test]
+fn sample_data_has_one_row_per_request_of_k6s_count() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(repo.join("sample-data/baseline.summary.json")).unwrap()).unwrap();
+    let k6_count = summary["metrics"]["http_reqs"]["count"].as_u64().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(tmp.path()).unwrap();
+    let rep = import_k6_json(&store, &repo.join("sample-data/baseline.json.gz"), ImportOptions::default()).unwrap();
+    let (mut rows, mut nulls) = (0u64, 0u64);
+    for p in store.part_files(&rep.run).unwrap() {
+        if !p.file_name().unwrap().to_string_lossy().starts_with("req-") {
+            continue;
+        }
+        let r = SerializedFileReader::new(fs::File::open(&p).unwrap()).unwrap();
+        let md = r.metadata();
+        let col = md.file_metadata().schema_descr().columns().iter().position(|c| c.name() == "http_reqs").unwrap();
+        for rg in md.row_groups() {
+            rows += rg.num_rows() as u64;
+            nulls += rg.column(col).statistics().and_then(|s| s.null_count_opt()).unwrap_or(0);
+        }
+    }
+    assert_eq!((rows, nulls), (k6_count, 0));
+}
