@@ -26,7 +26,7 @@ PY
 # timed from Python around the spawn, so both tools are timed the same way: best of
 # REPS); the first run's peak RSS KiB (/usr/bin/time) goes into OUTFILE.rss. A command
 # given RUN_K in its arguments gets the repetition number there (a new import id each).
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 best() {
   local out=$1; shift
   python3 - "$out" "$REPS" "$@" <<'PY' || { cat "$out.err" >&2; return 1; }
