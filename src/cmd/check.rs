@@ -37,6 +37,9 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
     }
     let slos: Vec<SloSpec> = config.as_ref().map(|c| c.slos.iter().map(SloSpec::from).collect()).unwrap_or_default();
 
+    if a.threshold_window.is_some_and(|w| w.is_zero()) {
+        return Err(anyhow::anyhow!("--threshold-window: the window must be longer than 0 s (e.g. 1m)")).exit_with(Exit::InvalidInput);
+    }
     let options = Options {
         allow_no_data: a.allow_no_data,
         threshold_window: a.threshold_window,

@@ -38,7 +38,17 @@ pub fn run(a: CompareArgs) -> anyhow::Result<Exit> {
         endpoints: endpoint_inputs(&b, &c),
     };
     let cmp = compare(&input, &opts).exit_with(Exit::InvalidInput)?;
+    let strict = a.fail_on == Some(FailOn::Inconclusive) && cmp.verdict == ChangeVerdict::Inconclusive;
+    let exit = if cmp.has_regression() || strict { Exit::Failed } else { Exit::Pass };
     let bytes = match crate::cmd::text_format(a.format) {
+        // Like `slo check`'s JSON: with the schema version and the exit code.
+        Some(slo_report::Format::Json) => {
+            let mut v = serde_json::json!({ "schema_version": slo_analyze::SCHEMA_VERSION, "exit_code": exit as i32 });
+            if let (Some(o), serde_json::Value::Object(c)) = (v.as_object_mut(), serde_json::to_value(&cmp)?) {
+                o.extend(c);
+            }
+            serde_json::to_string_pretty(&v)?.into_bytes().into_iter().chain(*b"\n").collect()
+        }
         Some(f) => slo_report::render_compare(&cmp, f),
         None => {
             let charts = slo_report::charts::CompareCharts {
@@ -55,8 +65,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<Exit> {
         }
     };
     write_output(a.output.as_deref(), &bytes)?;
-    let strict = a.fail_on == Some(FailOn::Inconclusive) && cmp.verdict == ChangeVerdict::Inconclusive;
-    Ok(if cmp.has_regression() || strict { Exit::Failed } else { Exit::Pass })
+    Ok(exit)
 }
 
 /// Resolves `latest`, an id, a prefix, or `latest:k=v,...` (the newest run carrying every

@@ -26,6 +26,9 @@ fn compare_json(store: &str, args: &[&str]) -> (i32, Value) {
     all.extend_from_slice(args);
     let o = run(store, &all);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("compare output is not JSON ({e}); stderr: {}", stderr(&o)));
+    // Like check's JSON: the schema version, and the exit code the process ended with.
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["exit_code"].as_i64(), Some(code(&o) as i64), "{}", stderr(&o));
     (code(&o), v)
 }
 
