@@ -133,7 +133,8 @@ impl slo_store::PointVisitor for Feed<'_> {
     }
 
     fn points(&mut self, metric: &str, c: &slo_store::PointColumn<'_, '_>) {
-        self.0.push_column(metric, c.times, c.values, c.rows, c.sets, c.n_sets, &mut |s, f| c.with_set_tags(s, f));
+        let points = slo_analyze::ColumnPoints { times: c.times, values: c.values, rows: c.rows, sets: c.sets, n_sets: c.n_sets };
+        self.0.push_column(metric, &points, &mut |s, f| c.with_set_tags(s, f));
     }
 }
 

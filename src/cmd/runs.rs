@@ -265,7 +265,7 @@ fn meta_json(store: &LocalStore, m: &RunMeta) -> serde_json::Value {
 }
 
 fn time(ns: Option<i64>) -> String {
-    ns.map(|n| chrono_fmt(n)).unwrap_or_else(|| "-".into())
+    ns.map(chrono_fmt).unwrap_or_else(|| "-".into())
 }
 
 fn chrono_fmt(ns: i64) -> String {

@@ -128,6 +128,27 @@ impl Hasher for FxHasher {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// Many points of one metric, for [`Analysis::push_column`]: row `r` of the batch has
+/// time `times[r]` (ns since the epoch), value `values[r]` and tag set `sets[r]`
+/// (`< n_sets`); `rows` lists the rows that hold a point, ascending.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnPoints<'a> {
+    /// Time of every row, ns since the epoch.
+    pub times: &'a [i64],
+    /// Value of every row (read for the rows listed in `rows`).
+    pub values: &'a [f64],
+    /// The rows holding a point.
+    pub rows: &'a [u32],
+    /// Tag set of every row.
+    pub sets: &'a [u32],
+    /// Number of tag sets.
+    pub n_sets: usize,
+}
+
+/// Calls its second argument with the tags of the tag set given first (see
+/// [`Analysis::push_column`]).
+pub type SetTags<'a> = dyn FnMut(u32, &mut dyn FnMut(&dyn TagLookup)) + 'a;
+
 /// Sorts every trend's values, on up to four threads (largest trends first, each to the
 /// least loaded thread), since percentiles need them sorted.
 fn sort_all(mut trends: Vec<&mut crate::sink::TrendSink>) {
@@ -662,21 +683,12 @@ impl Analysis {
         self.push_slot(i, time_ns, value, tags);
     }
 
-    /// Adds many points of one metric: row `r` of `rows` has time `times[r]` (ns),
-    /// value `values[r]` and the tags of tag set `sets[r]` (`sets` has an entry per row
-    /// of `times`). `set_tags(s, f)` calls `f` with set `s`'s tags. Which sub-metrics a
-    /// tag set belongs to is decided once per set, not per point; otherwise the same as
-    /// [`Analysis::push`] for each row in order.
-    pub fn push_column(
-        &mut self,
-        metric: &str,
-        times: &[i64],
-        values: &[f64],
-        rows: &[u32],
-        sets: &[u32],
-        n_sets: usize,
-        set_tags: &mut dyn FnMut(u32, &mut dyn FnMut(&dyn TagLookup)),
-    ) {
+    /// Adds many points of one metric: row `r` of `c.rows` has time `c.times[r]` (ns),
+    /// value `c.values[r]` and the tags of tag set `c.sets[r]`. `set_tags(s, f)` calls
+    /// `f` with set `s`'s tags. Which sub-metrics a tag set belongs to is decided once per
+    /// set, not per point; otherwise the same as [`Analysis::push`] for each row in order.
+    pub fn push_column(&mut self, metric: &str, c: &ColumnPoints<'_>, set_tags: &mut SetTags<'_>) {
+        let ColumnPoints { times, values, rows, sets, n_sets } = *c;
         if rows.is_empty() {
             return;
         }

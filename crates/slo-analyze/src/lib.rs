@@ -34,7 +34,7 @@ pub mod slo;
 pub mod verdict;
 pub mod window;
 
-pub use analysis::{aggregation_label, Analysis, Options, Plan, TimeRange, MAX_WINDOWS};
+pub use analysis::{aggregation_label, Analysis, ColumnPoints, Options, Plan, SetTags, TimeRange, MAX_WINDOWS};
 pub use budget::{
     calendar_month_budget, counter_increase, decimal_complement, ratio_from_percent, rolling_budget, CountBucket, ErrorBudget, PeriodBudget,
 };
