@@ -2,7 +2,8 @@
 //! part writer that closes each file atomically (`.part-NNNNNN.parquet.tmp` renamed to
 //! `part-NNNNNN.parquet`).
 //!
-//! Long format, one row per point, rows in arrival order:
+//! Point parts (`part-NNNNNN.parquet`): long format, one row per point, rows in arrival
+//! order:
 //!
 //! | column | Arrow type | notes |
 //! |---|---|---|
@@ -19,7 +20,11 @@
 //! `data_received`, `slo_scheduling_lag`); null = no such point. `data_sent` and
 //! `data_received` points carry only the row's `group`, `scenario` and extra tags (not
 //! `error`), as k6 tags them. A metric's points are all in one table kind, in arrival
-//! order, so readers keep k6's arithmetic (running sums in arrival order).
+//! order, so readers keep k6's arithmetic (running sums in arrival order): k6's nine HTTP
+//! request metrics and `slo_scheduling_lag` always go to request tables, whoever writes
+//! them (a k6 import merges the consecutive points of one request into one row; a
+//! point pushed alone is a row of its own); `data_sent`/`data_received` go there only
+//! from the generator, which records them per request.
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -5,8 +5,9 @@
 //!   prefix), record a run with a [`RunWriter`], read it back with [`LocalStore::scan`].
 //! - [`import_k6_json`]: k6 NDJSON (plain or gzip) into a new run, all or nothing.
 //!
-//! Part files are plain Parquet (long format, one row per point; see [`layout`]), so
-//! DuckDB, pandas or polars open `runs/*/part-*.parquet` as they are.
+//! Part files are plain Parquet (see [`layout`]): HTTP requests one row each with a
+//! column per k6 metric (`runs/*/req-*.parquet`), every other point one row each (`runs/*/part-*.parquet`),
+//! so DuckDB, pandas or polars open them as they are.
 #![deny(missing_docs)]
 
 pub mod error;
