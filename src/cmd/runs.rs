@@ -25,7 +25,8 @@ fn remote_table(st: &Store, runs: &[RunMeta]) -> String {
                 time(m.start_ns),
                 duration(m),
                 status,
-                m.points.to_string(),
+                // Prometheus keeps aggregates, not points: there is no count to show.
+                if matches!(st, Store::Prometheus(_)) { "-".into() } else { m.points.to_string() },
                 m.origin.clone(),
                 m.scenario.clone().unwrap_or_default(),
             ]
