@@ -522,6 +522,17 @@ fn influx_points(base: &str, db: &str, testid: &str) -> u64 {
     n
 }
 
+/// `slo run SCENARIO --target URL --out OUT --run-id ID` in the background, its output piped.
+fn spawn_slo_run(store: &str, scenario: &std::path::Path, target: &str, out: &str, id: &str) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin("slo"))
+        .args(["run", &scenario.display().to_string(), "--target", target, "--out", out, "-q", "--run-id", id, "--store", store])
+        .env_remove("SLO_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn slo run")
+}
+
 /// InfluxDB killed in the middle of a run and restarted on its data: what the server
 /// holds plus what `slo run` reports spooled equals what the generator made (the local
 /// store's count); `slo runs push` then delivers the rest, and the server holds them all.
@@ -540,13 +551,7 @@ fn influxdb_killed_mid_run_and_restarted_loses_nothing() {
     )
     .unwrap();
     let out = format!("influxdb={base}/slo");
-    let child = Command::new(assert_cmd::cargo::cargo_bin("slo"))
-        .args(["run", &f.display().to_string(), "--target", &srv.url(), "--out", &out, "-q", "--run-id", "kill1", "--store", &store])
-        .env_remove("SLO_STORE")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn slo run");
+    let child = spawn_slo_run(&store, &f, &srv.url(), &out, "kill1");
     std::thread::sleep(Duration::from_millis(2500));
     // kill -9 mid-run, keep the data dir, restart on it 2 s later
     let _ = Command::new("kill").arg("-9").arg(influx.pid.to_string()).status();
@@ -977,13 +982,7 @@ fn prometheus_killed_mid_run_and_restarted_loses_nothing() {
     )
     .unwrap();
     let out = format!("prometheus={base}");
-    let child = Command::new(assert_cmd::cargo::cargo_bin("slo"))
-        .args(["run", &f.display().to_string(), "--target", &srv.url(), "--out", &out, "-q", "--run-id", "pkill", "--store", &store])
-        .env_remove("SLO_STORE")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn slo run");
+    let child = spawn_slo_run(&store, &f, &srv.url(), &out, "pkill");
     let count_now = || prom_query(&base, "sum(last_over_time(k6_http_reqs_total{testid=\"pkill\"}[1h]))");
     let t = Instant::now();
     while count_now().is_empty() {

@@ -1271,11 +1271,9 @@ mod tests {
         assert_eq!(reason, "the whole-range aggregate passes but 1 of 10 windows fail; worst: 900 ms in window 10 of 10 (+90s to +100s)");
     }
 
-    /// 10 requests/s for 100 s but none from 40 s to 60 s: the whole range has 800 / 100 s
-    /// = 8/s (`rate>5` passes), while the two empty windows counted 0/s and fail.
-    #[test]
-    fn windowed_counter_threshold_counts_empty_windows_as_zero() {
-        let ths = [th("http_reqs", &[], "rate>5", Aggregation::Rate, Op::Gt, 5.0)];
+    /// 10 requests/s for 100 s but none from 40 s to 60 s, judged by `th` per 10 s window.
+    fn with_a_gap(th: MetricThresholds) -> CheckReport {
+        let ths = [th];
         let opts = Options { threshold_window: Some(Duration::from_secs(10)), ..Options::default() };
         let mut a = Analysis::new(plan(&ths, &[], opts)).unwrap();
         for i in 0..1000 {
@@ -1284,7 +1282,14 @@ mod tests {
                 a.push("http_reqs", t, 1.0, &Tags::default());
             }
         }
-        let r = a.finish();
+        a.finish()
+    }
+
+    /// The whole range has 800 / 100 s = 8/s (`rate>5` passes), while the two empty
+    /// windows counted 0/s and fail.
+    #[test]
+    fn windowed_counter_threshold_counts_empty_windows_as_zero() {
+        let r = with_a_gap(th("http_reqs", &[], "rate>5", Aggregation::Rate, Op::Gt, 5.0));
         let t = &r.thresholds[0];
         assert_eq!(t.observed, Some(8.0));
         assert_eq!(t.verdict, Verdict::Fail);
@@ -1292,17 +1297,8 @@ mod tests {
         assert_eq!((w.windows_with_data, w.windows_compliant), (10, 8));
         assert_eq!(w.windows[4].value, Some(0.0));
         assert!(t.reason.as_deref().unwrap().contains("2 of 10 windows fail; worst: 0/s in window 5 of 10"), "{:?}", t.reason);
-        // With the whole range failing too, the worst window is named all the same.
-        let ths = [th("http_reqs", &[], "rate>9", Aggregation::Rate, Op::Gt, 9.0)];
-        let opts = Options { threshold_window: Some(Duration::from_secs(10)), ..Options::default() };
-        let mut a = Analysis::new(plan(&ths, &[], opts)).unwrap();
-        for i in 0..1000 {
-            let t = i as i64 * S / 10;
-            if !(40 * S..60 * S).contains(&t) {
-                a.push("http_reqs", t, 1.0, &Tags::default());
-            }
-        }
-        let r = a.finish();
+        // With the whole range failing too (8/s), the worst window is named all the same.
+        let r = with_a_gap(th("http_reqs", &[], "rate>9", Aggregation::Rate, Op::Gt, 9.0));
         assert_eq!(r.thresholds[0].verdict, Verdict::Fail);
         assert!(
             r.thresholds[0].reason.as_deref().unwrap().starts_with("2 of 10 windows fail; worst: 0/s in window 5"),

@@ -17,6 +17,6 @@ pub use metric::{builtin_metric, MetricInfo, MetricType, Point, TagLookup, Tags,
 pub use redact::redact_url;
 pub use run::{RunId, RunMeta, RunStatus};
 pub use sample::{
-    default_expected_status, CheckSample, DroppedSample, IterationSample, Method, PointTags, RequestSample, SampleBatch, SampleTags,
-    VuSample, SCHEDULING_LAG_METRIC,
+    default_expected_status, CheckSample, DroppedSample, IterationSample, Method, NumBuf, PointTags, RequestSample, SampleBatch,
+    SampleTags, VuSample, REQUEST_METRICS, SCHEDULING_LAG_METRIC,
 };

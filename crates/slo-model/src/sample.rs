@@ -256,14 +256,16 @@ impl TagLookup for PointTags<'_> {
     }
 }
 
-/// Formats small integers without allocating.
-struct NumBuf {
+/// An unsigned integer in decimal, formatted without allocating (status codes and error
+/// codes as k6 tag values, once per request).
+pub struct NumBuf {
     buf: [u8; 20],
     len: usize,
 }
 
 impl NumBuf {
-    fn new(mut n: u64) -> Self {
+    /// `n` in decimal.
+    pub fn new(mut n: u64) -> Self {
         let mut buf = [0u8; 20];
         let mut i = buf.len();
         loop {
@@ -279,7 +281,8 @@ impl NumBuf {
         NumBuf { buf, len }
     }
 
-    fn as_str(&self) -> &str {
+    /// The digits.
+    pub fn as_str(&self) -> &str {
         // Only ASCII digits were written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("0")
     }
@@ -287,6 +290,24 @@ impl NumBuf {
 
 /// Name of the trend metric carrying [`RequestSample::scheduling_lag_ms`].
 pub const SCHEDULING_LAG_METRIC: &str = "slo_scheduling_lag";
+
+/// Every metric [`RequestSample::for_each_point`] writes for a request, in that order:
+/// the nine HTTP metrics k6 writes per request, `data_sent`, `data_received`, then
+/// [`SCHEDULING_LAG_METRIC`] (arrival-rate executors only).
+pub const REQUEST_METRICS: [&str; 12] = [
+    "http_reqs",
+    "http_req_duration",
+    "http_req_blocked",
+    "http_req_connecting",
+    "http_req_tls_handshaking",
+    "http_req_sending",
+    "http_req_waiting",
+    "http_req_receiving",
+    "http_req_failed",
+    "data_sent",
+    "data_received",
+    SCHEDULING_LAG_METRIC,
+];
 
 impl RequestSample {
     /// Expands this request into the points k6 writes for it, in this order:
@@ -322,21 +343,39 @@ impl RequestSample {
                 }
             }
         }
-        f("http_reqs", t, 1.0, &http);
-        f("http_req_duration", t, self.duration_ms, &http);
-        f("http_req_blocked", t, self.blocked_ms, &http);
-        f("http_req_connecting", t, self.connecting_ms, &http);
-        f("http_req_tls_handshaking", t, self.tls_handshaking_ms, &http);
-        f("http_req_sending", t, self.sending_ms, &http);
-        f("http_req_waiting", t, self.waiting_ms, &http);
-        f("http_req_receiving", t, self.receiving_ms, &http);
-        f("http_req_failed", t, if self.expected_response { 0.0 } else { 1.0 }, &http);
         let data = PointTags::new(&self.tags.extra).with("group", &self.tags.group).with("scenario", &self.tags.scenario);
-        f("data_sent", t, self.bytes_sent as f64, &data);
-        f("data_received", t, self.bytes_received as f64, &data);
-        if let Some(lag) = self.scheduling_lag_ms {
-            f(SCHEDULING_LAG_METRIC, t, lag, &http);
+        for (i, (m, v)) in REQUEST_METRICS.iter().zip(self.metric_values()).enumerate() {
+            if let Some(v) = v {
+                f(m, t, v, if Self::is_data_metric(i) { &data } else { &http });
+            }
         }
+    }
+
+    /// The value of each of [`REQUEST_METRICS`] for this request, in that order:
+    /// `http_reqs` 1, the trends in ms, `http_req_failed` 1 when the response was not
+    /// expected else 0, bytes sent and received, and the scheduling lag (`None` outside
+    /// arrival-rate executors: no such point).
+    pub fn metric_values(&self) -> [Option<f64>; 12] {
+        [
+            Some(1.0),
+            Some(self.duration_ms),
+            Some(self.blocked_ms),
+            Some(self.connecting_ms),
+            Some(self.tls_handshaking_ms),
+            Some(self.sending_ms),
+            Some(self.waiting_ms),
+            Some(self.receiving_ms),
+            Some(if self.expected_response { 0.0 } else { 1.0 }),
+            Some(self.bytes_sent as f64),
+            Some(self.bytes_received as f64),
+            self.scheduling_lag_ms,
+        ]
+    }
+
+    /// Whether the `i`-th of [`REQUEST_METRICS`] is `data_sent`/`data_received`, whose
+    /// points carry only `group`, `scenario` and the extra tags (as k6 tags them).
+    pub fn is_data_metric(i: usize) -> bool {
+        i == 9 || i == 10
     }
 }
 

@@ -94,23 +94,10 @@ pub fn part_schema() -> SchemaRef {
 }
 
 /// The metrics of one HTTP request, each a nullable `Float64` column of the request
-/// table, in the order a row's points are delivered (k6's order for one request).
-/// Units: ms for the trends, 1 for `http_reqs`, 0/1 for `http_req_failed`, bytes for
-/// `data_sent`/`data_received`.
-pub const REQUEST_METRICS: [&str; 12] = [
-    "http_reqs",
-    "http_req_duration",
-    "http_req_blocked",
-    "http_req_connecting",
-    "http_req_tls_handshaking",
-    "http_req_sending",
-    "http_req_waiting",
-    "http_req_receiving",
-    "http_req_failed",
-    "data_sent",
-    "data_received",
-    slo_model::SCHEDULING_LAG_METRIC,
-];
+/// table, in the order a row's points are delivered (the model's, k6's order for one
+/// request). Units: ms for the trends, 1 for `http_reqs`, 0/1 for `http_req_failed`,
+/// bytes for `data_sent`/`data_received`.
+pub use slo_model::REQUEST_METRICS;
 /// Number of [`REQUEST_METRICS`].
 pub(crate) const N_REQ: usize = REQUEST_METRICS.len();
 
@@ -118,7 +105,7 @@ pub(crate) const N_REQ: usize = REQUEST_METRICS.len();
 /// only `group`, `scenario` and the extra tags.
 #[inline]
 pub(crate) fn is_data_metric(i: usize) -> bool {
-    i == 9 || i == 10
+    slo_model::RequestSample::is_data_metric(i)
 }
 
 /// Whether the `i`-th request metric is always stored in request tables, whoever writes
@@ -443,16 +430,15 @@ impl RequestBuilder {
     pub(crate) fn push_request(&mut self, s: &slo_model::RequestSample) -> u64 {
         self.close_open();
         self.time.push(s.time_ns);
-        let mut status_buf = [0u8; 20];
-        let status = fmt_dec(u64::from(s.status), &mut status_buf);
-        let mut code_buf = [0u8; 20];
-        let code = (s.error_code != 0).then(|| fmt_dec(u64::from(s.error_code), &mut code_buf));
+        let status = slo_model::NumBuf::new(u64::from(s.status));
+        let code = slo_model::NumBuf::new(u64::from(s.error_code));
+        let code = (s.error_code != 0).then(|| code.as_str());
         let slots: [Option<&str>; N_FIXED] = [
             Some(&s.tags.scenario),
             Some(&s.tags.group),
             Some(&s.name),
             Some(s.method.as_str()),
-            Some(status),
+            Some(status.as_str()),
             Some(&s.url),
             Some(if s.expected_response { "true" } else { "false" }),
             code,
@@ -482,20 +468,7 @@ impl RequestBuilder {
             let json = self.cached_extra.as_ref().and_then(|(_, j)| j.as_deref());
             self.tags.append_slots(slots, json);
         }
-        let vals = [
-            Some(1.0),
-            Some(s.duration_ms),
-            Some(s.blocked_ms),
-            Some(s.connecting_ms),
-            Some(s.tls_handshaking_ms),
-            Some(s.sending_ms),
-            Some(s.waiting_ms),
-            Some(s.receiving_ms),
-            Some(if s.expected_response { 0.0 } else { 1.0 }),
-            Some(s.bytes_sent as f64),
-            Some(s.bytes_received as f64),
-            s.scheduling_lag_ms,
-        ];
+        let vals = s.metric_values();
         for (i, (col, v)) in self.values.iter_mut().zip(vals).enumerate() {
             self.seen[i] |= v.is_some();
             col.push(v);
@@ -545,21 +518,6 @@ impl RequestBuilder {
         }
         RecordBatch::try_new(request_schema(), cols).expect("columns match the request schema")
     }
-}
-
-/// Formats `n` in decimal into `buf` (no allocation per request).
-fn fmt_dec(n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Appends `s` as a JSON string literal (RFC 8259 escapes).

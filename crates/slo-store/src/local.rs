@@ -197,6 +197,7 @@ impl LocalStore {
             requests: RequestBuilder::new(),
             declared,
             used: HashSet::new(),
+            req_used: [false; REQUEST_METRICS.len()],
             min_t: None,
             max_t: None,
             points: 0,
@@ -295,6 +296,8 @@ pub struct RunWriter {
     req_sink: PartSink,
     declared: BTreeMap<String, MetricInfo>,
     used: HashSet<String>,
+    /// Which of [`REQUEST_METRICS`] `push_request` has recorded.
+    req_used: [bool; REQUEST_METRICS.len()],
     min_t: Option<i64>,
     max_t: Option<i64>,
     points: u64,
@@ -354,14 +357,8 @@ impl RunWriter {
     /// Appends one HTTP request as one row of the request table: the points
     /// [`slo_model::RequestSample::for_each_point`] lists, without expanding them.
     pub fn push_request(&mut self, s: &slo_model::RequestSample) -> Result<(), StoreError> {
-        if self.requests.len() == 0 {
-            for m in REQUEST_METRICS {
-                if !self.used.contains(m) && (m != slo_model::SCHEDULING_LAG_METRIC || s.scheduling_lag_ms.is_some()) {
-                    self.used.insert(m.to_string());
-                }
-            }
-        } else if s.scheduling_lag_ms.is_some() && !self.used.contains(slo_model::SCHEDULING_LAG_METRIC) {
-            self.used.insert(slo_model::SCHEDULING_LAG_METRIC.to_string());
+        for (used, v) in self.req_used.iter_mut().zip(s.metric_values()) {
+            *used |= v.is_some();
         }
         self.points += self.requests.push_request(s);
         let t = s.time_ns;
@@ -418,6 +415,8 @@ impl RunWriter {
             }
         }
         let mut metrics = std::mem::take(&mut self.declared);
+        let from_requests = REQUEST_METRICS.iter().zip(self.req_used).filter(|(_, u)| *u).map(|(m, _)| m.to_string());
+        self.used.extend(from_requests);
         for m in &self.used {
             if !metrics.contains_key(m) {
                 if let Some(b) = builtin_metric(m) {
