@@ -386,20 +386,18 @@ struct FakeInflux {
     refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-fn fake_influx(n500: u64, n429: u64) -> FakeInflux {
+/// A fake HTTP/1.1 server on 127.0.0.1 (keep-alive, one thread per connection): each
+/// request's path, whether its body is gzip (`Content-Encoding`) and its body go to
+/// `reply`, whose answer (a whole HTTP response) is written back. Returns its URL.
+fn fake_http(reply: impl Fn(&str, bool, Vec<u8>) -> String + Send + Sync + 'static) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicU64::new(0));
-    let refused = Arc::new(AtomicU64::new(0));
-    let writes = Arc::new(AtomicU64::new(0));
-    let (acc, refd) = (accepted.clone(), refused.clone());
+    let reply = std::sync::Arc::new(reply);
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { return };
-            let (acc, refd, writes) = (acc.clone(), refd.clone(), writes.clone());
+            let reply = reply.clone();
             std::thread::spawn(move || {
                 let mut r = BufReader::new(conn.try_clone().unwrap());
                 let mut w = conn;
@@ -430,36 +428,49 @@ fn fake_influx(n500: u64, n429: u64) -> FakeInflux {
                     if r.read_exact(&mut body).is_err() {
                         return;
                     }
-                    let reply = if path.starts_with("/ping") {
-                        "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string()
-                    } else if path.starts_with("/query") {
-                        let b = r#"{"results":[{"statement_id":0}]}"#;
-                        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len())
-                    } else {
-                        let k = writes.fetch_add(1, Ordering::SeqCst);
-                        if k < n500 {
-                            refd.fetch_add(1, Ordering::SeqCst);
-                            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_string()
-                        } else if k < n500 + n429 {
-                            refd.fetch_add(1, Ordering::SeqCst);
-                            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n".to_string()
-                        } else {
-                            let mut text = String::new();
-                            if gz {
-                                flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
-                            } else {
-                                text = String::from_utf8_lossy(&body).into_owned();
-                            }
-                            let n = text.lines().filter(|l| !l.is_empty() && !l.starts_with("slo_run,")).count();
-                            acc.fetch_add(n as u64, Ordering::SeqCst);
-                            "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string()
-                        }
-                    };
-                    if w.write_all(reply.as_bytes()).is_err() {
+                    if w.write_all(reply(&path, gz, body).as_bytes()).is_err() {
                         return;
                     }
                 }
             });
+        }
+    });
+    url
+}
+
+fn fake_influx(n500: u64, n429: u64) -> FakeInflux {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let accepted = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let writes = AtomicU64::new(0);
+    let (acc, refd) = (accepted.clone(), refused.clone());
+    let url = fake_http(move |path, gz, body| {
+        if path.starts_with("/ping") {
+            "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string()
+        } else if path.starts_with("/query") {
+            let b = r#"{"results":[{"statement_id":0}]}"#;
+            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len())
+        } else {
+            let k = writes.fetch_add(1, Ordering::SeqCst);
+            if k < n500 {
+                refd.fetch_add(1, Ordering::SeqCst);
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_string()
+            } else if k < n500 + n429 {
+                refd.fetch_add(1, Ordering::SeqCst);
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n".to_string()
+            } else {
+                let mut text = String::new();
+                if gz {
+                    flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
+                } else {
+                    text = String::from_utf8_lossy(&body).into_owned();
+                }
+                let n = text.lines().filter(|l| !l.is_empty() && !l.starts_with("slo_run,")).count();
+                acc.fetch_add(n as u64, Ordering::SeqCst);
+                "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string()
+            }
         }
     });
     FakeInflux { url, accepted, refused }
@@ -737,95 +748,55 @@ impl FakeProm {
 }
 
 fn fake_prometheus(n500: usize, n429: usize) -> FakeProm {
-    use std::io::{BufRead, BufReader, Read, Write};
     use std::sync::{Arc, Mutex};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let accepted = Arc::new(Mutex::new(Vec::<slo_store::prometheus::remote_write::WriteRequest>::new()));
     let writes = Arc::new(Mutex::new(Vec::new()));
     let (acc, wr) = (accepted.clone(), writes.clone());
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
-            let (acc, wr) = (acc.clone(), wr.clone());
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().unwrap());
-                let mut w = conn;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let h = h.trim_end().to_ascii_lowercase();
-                        if h.is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let json =
-                        |b: &str| format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len());
-                    let reply = if path.starts_with("/api/v1/query") {
-                        json(r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#)
-                    } else if path.starts_with("/api/v1/series") {
-                        // the label sets of the accepted series matching `testid="…"`
-                        let target = percent_decode(&path);
-                        let want = target.split("testid=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string();
-                        let mut sets = std::collections::BTreeSet::new();
-                        for req in acc.lock().unwrap().iter() {
-                            for ts in &req.timeseries {
-                                if ts.labels.iter().any(|l| l.name == "testid" && l.value == want) {
-                                    let m: serde_json::Map<String, Value> =
-                                        ts.labels.iter().map(|l| (l.name.clone(), Value::from(l.value.clone()))).collect();
-                                    sets.insert(Value::Object(m).to_string());
-                                }
-                            }
-                        }
-                        json(&format!(r#"{{"status":"success","data":[{}]}}"#, sets.into_iter().collect::<Vec<_>>().join(",")))
-                    } else if path.starts_with("/api/v1/write") {
-                        let mut writes = wr.lock().unwrap();
-                        let k = writes.len();
-                        let status = if k < n500 {
-                            500
-                        } else if k < n500 + n429 {
-                            429
-                        } else {
-                            // a body that does not decode is a 400, as Prometheus answers it
-                            match slo_store::prometheus::remote_write::decode_body(&body) {
-                                Ok(req) => {
-                                    acc.lock().unwrap().push(req);
-                                    204
-                                }
-                                Err(_) => 400,
-                            }
-                        };
-                        writes.push((Instant::now(), status));
-                        match status {
-                            500 => "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_string(),
-                            429 => "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n".to_string(),
-                            400 => "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_string(),
-                            _ => "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string(),
-                        }
-                    } else {
-                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
-                    };
-                    if w.write_all(reply.as_bytes()).is_err() {
-                        return;
+    let url = fake_http(move |path, _gz, body| {
+        let json = |b: &str| format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len());
+        if path.starts_with("/api/v1/query") {
+            json(r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#)
+        } else if path.starts_with("/api/v1/series") {
+            // the label sets of the accepted series matching `testid="…"`
+            let target = percent_decode(&path);
+            let want = target.split("testid=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string();
+            let mut sets = std::collections::BTreeSet::new();
+            for req in acc.lock().unwrap().iter() {
+                for ts in &req.timeseries {
+                    if ts.labels.iter().any(|l| l.name == "testid" && l.value == want) {
+                        let m: serde_json::Map<String, Value> =
+                            ts.labels.iter().map(|l| (l.name.clone(), Value::from(l.value.clone()))).collect();
+                        sets.insert(Value::Object(m).to_string());
                     }
                 }
-            });
+            }
+            json(&format!(r#"{{"status":"success","data":[{}]}}"#, sets.into_iter().collect::<Vec<_>>().join(",")))
+        } else if path.starts_with("/api/v1/write") {
+            let mut writes = wr.lock().unwrap();
+            let k = writes.len();
+            let status = if k < n500 {
+                500
+            } else if k < n500 + n429 {
+                429
+            } else {
+                // a body that does not decode is a 400, as Prometheus answers it
+                match slo_store::prometheus::remote_write::decode_body(&body) {
+                    Ok(req) => {
+                        acc.lock().unwrap().push(req);
+                        204
+                    }
+                    Err(_) => 400,
+                }
+            };
+            writes.push((Instant::now(), status));
+            match status {
+                500 => "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_string(),
+                429 => "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n".to_string(),
+                400 => "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_string(),
+                _ => "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_string(),
+            }
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
         }
     });
     FakeProm { url, accepted, writes }
