@@ -425,9 +425,10 @@ impl RequestBuilder {
         }
     }
 
-    /// Appends one request as one row (its points as [`slo_model::RequestSample::for_each_point`]
-    /// lists them). Returns the number of points it holds (11, or 12 with a scheduling lag).
-    pub(crate) fn push_request(&mut self, s: &slo_model::RequestSample) -> u64 {
+    /// Appends one request as one row: its tags, and `vals`, its
+    /// [`slo_model::RequestSample::metric_values`]. Returns the number of points it holds
+    /// (11, or 12 with a scheduling lag).
+    pub(crate) fn push_request(&mut self, s: &slo_model::RequestSample, vals: [Option<f64>; N_REQ]) -> u64 {
         self.close_open();
         self.time.push(s.time_ns);
         let status = slo_model::NumBuf::new(u64::from(s.status));
@@ -468,12 +469,11 @@ impl RequestBuilder {
             let json = self.cached_extra.as_ref().and_then(|(_, j)| j.as_deref());
             self.tags.append_slots(slots, json);
         }
-        let vals = s.metric_values();
         for (i, (col, v)) in self.values.iter_mut().zip(vals).enumerate() {
             self.seen[i] |= v.is_some();
             col.push(v);
         }
-        11 + u64::from(s.scheduling_lag_ms.is_some())
+        vals.iter().filter(|v| v.is_some()).count() as u64
     }
 
     /// Appends the point of request metric `idx` (see [`REQUEST_METRICS`]) to the open

@@ -357,10 +357,11 @@ impl RunWriter {
     /// Appends one HTTP request as one row of the request table: the points
     /// [`slo_model::RequestSample::for_each_point`] lists, without expanding them.
     pub fn push_request(&mut self, s: &slo_model::RequestSample) -> Result<(), StoreError> {
-        for (used, v) in self.req_used.iter_mut().zip(s.metric_values()) {
+        let vals = s.metric_values();
+        for (used, v) in self.req_used.iter_mut().zip(vals) {
             *used |= v.is_some();
         }
-        self.points += self.requests.push_request(s);
+        self.points += self.requests.push_request(s, vals);
         let t = s.time_ns;
         self.min_t = Some(self.min_t.map_or(t, |m| m.min(t)));
         self.max_t = Some(self.max_t.map_or(t, |m| m.max(t)));

@@ -635,17 +635,7 @@ fn request_rows_read_back_as_the_models_points() {
 #[test]
 fn import_merges_one_requests_points_even_with_escaped_tags() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    let http = [
-        "http_reqs",
-        "http_req_duration",
-        "http_req_blocked",
-        "http_req_connecting",
-        "http_req_tls_handshaking",
-        "http_req_sending",
-        "http_req_waiting",
-        "http_req_receiving",
-        "http_req_failed",
-    ];
+    let http = &slo_model::REQUEST_METRICS[..9]; // the nine k6 writes per request
     let mut text = String::new();
     let requests = [
         ("2026-11-29T12:00:00.000000001Z", r#"/p?a=1\u0026b=\"x\""#),
