@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use slo_config::scenario::{Body, Capture, ExecutorConfig, Expect, JsonTemplate, Part, PayloadOrder, ScenarioFile, Step, Template};
 use slo_config::Location;
 use slo_model::{Method, SampleTags, Tags};
@@ -158,7 +158,6 @@ pub(crate) struct CExpect {
 #[derive(Debug, Clone)]
 pub(crate) struct CRequest {
     pub method: Method,
-    pub hmethod: hyper::Method,
     pub endpoint: usize,
     /// Path (template), without the endpoint's base path.
     pub path: CTemplate,
@@ -588,15 +587,6 @@ impl Compiler {
                     let path = self.template(&path);
                     CStep::Request(Box::new(CRequest {
                         method,
-                        hmethod: match method {
-                            Method::Get => hyper::Method::GET,
-                            Method::Post => hyper::Method::POST,
-                            Method::Put => hyper::Method::PUT,
-                            Method::Patch => hyper::Method::PATCH,
-                            Method::Delete => hyper::Method::DELETE,
-                            Method::Head => hyper::Method::HEAD,
-                            Method::Options => hyper::Method::OPTIONS,
-                        },
                         endpoint,
                         path,
                         qs,

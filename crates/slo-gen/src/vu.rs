@@ -2,18 +2,16 @@
 //! and the execution of one iteration of a flow.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
-use hyper::{HeaderMap, Request};
+use http::header::{CONTENT_LENGTH, HOST};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use slo_config::scenario::{Expect, PathStep, PayloadOrder};
-use slo_model::{CheckSample, IterationSample, RequestSample, SampleBatch, SampleTags};
+use slo_model::{CheckSample, IterationSample, Method, RequestSample, SampleBatch, SampleTags};
 use tokio::time::Instant;
 
 use crate::http::Slot;
@@ -47,6 +45,8 @@ pub(crate) struct Vu {
     vars: Vec<Var>,
     rng: SmallRng,
     body: Vec<u8>,
+    /// The serialized request being sent.
+    wire: Vec<u8>,
     scratch: String,
     local: SampleBatch,
     first_buffered: Option<Instant>,
@@ -64,6 +64,7 @@ impl Vu {
             vars: vec![Var::default(); plan.n_slots],
             rng: SmallRng::seed_from_u64(0x5eed_0000 ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ shared.seed),
             body: Vec::new(),
+            wire: Vec::new(),
             scratch: String::new(),
             local: SampleBatch::default(),
             first_buffered: None,
@@ -197,64 +198,81 @@ impl Vu {
         std::mem::take(&mut self.capture_failed)
     }
 
-    fn build(&mut self, r: &CRequest) -> Request<Full<Bytes>> {
+    /// Serializes request `r` into `self.wire` as HTTP/1.1 (RFC 9112): request line,
+    /// `host`, the step's headers (a user `host` replaces the default; `content-length`
+    /// is always computed), then the body.
+    fn build(&mut self, r: &CRequest) {
         // Field-disjoint borrows: the plan is read while the rng and scratch change,
         // so nothing shared is cloned per request.
         let plan: &crate::plan::Plan = &self.shared.plan;
-        let (rng, vars, scratch) = (&mut self.rng, &self.vars[..], &mut self.scratch);
+        let (rng, vars, scratch, w) = (&mut self.rng, &self.vars[..], &mut self.scratch, &mut self.wire);
         let ep = &plan.endpoints[r.endpoint];
-        let mut uri = String::with_capacity(64);
-        uri.push_str(&ep.base_path);
+        w.clear();
+        w.extend_from_slice(r.method.as_str().as_bytes());
+        w.push(b' ');
+        let target = w.len();
+        w.extend_from_slice(ep.base_path.as_bytes());
         match r.path.literal() {
-            Some(p) => uri.push_str(p),
-            None => render(rng, vars, &r.path, &mut uri),
+            Some(p) => target_encode(p, w),
+            None => {
+                scratch.clear();
+                render(rng, vars, &r.path, scratch);
+                target_encode(scratch, w);
+            }
         }
-        if uri.is_empty() {
-            uri.push('/');
+        if w.len() == target {
+            w.push(b'/');
         }
-        for (i, (k, v)) in r.qs.iter().enumerate() {
-            uri.push(if i == 0 && !uri.contains('?') { '?' } else { '&' });
-            pct_encode(k, &mut uri);
-            uri.push('=');
+        let mut has_query = w[target..].contains(&b'?');
+        for (k, v) in &r.qs {
+            w.push(if has_query { b'&' } else { b'?' });
+            has_query = true;
+            pct_encode(k, w);
+            w.push(b'=');
             scratch.clear();
             render(rng, vars, v, scratch);
-            pct_encode(scratch, &mut uri);
+            pct_encode(scratch, w);
         }
-        let mut headers = HeaderMap::with_capacity(r.headers.len() + 1);
-        headers.insert(HOST, ep.host_header.clone());
+        w.extend_from_slice(b" HTTP/1.1\r\n");
+        if !r.headers.iter().any(|(n, _)| n == HOST) {
+            header(w, HOST.as_str(), ep.host_header.as_bytes());
+        }
         for (n, v) in &r.headers {
+            if n == CONTENT_LENGTH {
+                continue;
+            }
             match v {
-                CHeaderValue::Static(v) => {
-                    headers.insert(n.clone(), v.clone());
-                }
+                CHeaderValue::Static(v) => header(w, n.as_str(), v.as_bytes()),
                 CHeaderValue::Template(t) => {
                     scratch.clear();
                     render(rng, vars, t, scratch);
-                    if let Ok(v) = HeaderValue::from_str(scratch) {
-                        headers.insert(n.clone(), v);
+                    // A rendered value with control characters would split the head:
+                    // the header is left out, as an invalid value was before.
+                    if !scratch.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+                        header(w, n.as_str(), scratch.as_bytes());
                     }
                 }
             }
         }
-        let body = match &r.body {
-            None => Bytes::new(),
-            Some(CBody::Static(b)) => b.clone(),
+        scratch.clear();
+        let body: &[u8] = match &r.body {
+            None => &[],
+            Some(CBody::Static(b)) => b,
             Some(CBody::Json(j)) => {
                 let mut s = String::with_capacity(128);
-                render_json(rng, vars, scratch, j, &mut s);
-                Bytes::from(s)
+                render_json(rng, vars, &mut s, j, scratch);
+                scratch.as_bytes()
             }
             Some(CBody::Raw(t)) => {
-                let mut s = String::new();
-                render(rng, vars, t, &mut s);
-                Bytes::from(s)
+                render(rng, vars, t, scratch);
+                scratch.as_bytes()
             }
         };
-        let mut req = Request::new(Full::new(body));
-        *req.method_mut() = r.hmethod.clone();
-        *req.uri_mut() = hyper::Uri::try_from(uri).unwrap_or_else(|_| hyper::Uri::from_static("/"));
-        *req.headers_mut() = headers;
-        req
+        if !body.is_empty() || matches!(r.method, Method::Post | Method::Put | Method::Patch) {
+            let _ = write!(w, "content-length: {}\r\n", body.len());
+        }
+        w.extend_from_slice(b"\r\n");
+        w.extend_from_slice(body);
     }
 
     /// Sends one request step, records its sample and checks, applies captures.
@@ -263,13 +281,15 @@ impl Vu {
         let (addr, timeout, base) = (self.shared.plan.endpoints[r.endpoint].addr, self.shared.plan.request_timeout, self.shared.base);
         let mut body = std::mem::take(&mut self.body);
         let mut start = Instant::now();
-        let req = self.build(r);
-        let mut out = self.slots[r.endpoint].send(addr, req, r.needs_body, &mut body, base, timeout).await;
+        self.build(r);
+        let head_request = matches!(r.method, Method::Head);
+        let slot = &mut self.slots[r.endpoint];
+        let mut out = slot.send(addr, &self.wire, head_request, r.needs_body, &mut body, base, timeout).await;
         if out.retryable {
             start = Instant::now();
-            let req = self.build(r);
-            out = self.slots[r.endpoint].send(addr, req, r.needs_body, &mut body, base, timeout).await;
+            out = slot.send(addr, &self.wire, head_request, r.needs_body, &mut body, base, timeout).await;
         }
+        let slot = &self.slots[r.endpoint];
         let expected = slo_model::default_expected_status(out.status);
         let time_ns = self.shared.wall_ns(start);
         self.local.requests.push(RequestSample {
@@ -294,18 +314,15 @@ impl Vu {
             iteration: self.iteration,
             scheduling_lag_ms: lag_ms,
         });
-        let parsed: Option<serde_json::Value> = if r.needs_body && out.head.is_some() { serde_json::from_slice(&body).ok() } else { None };
+        let parsed: Option<serde_json::Value> = if r.needs_body && out.status != 0 { serde_json::from_slice(&body).ok() } else { None };
         for e in &r.expects {
             let pass = match &e.rule {
                 Expect::StatusCode(codes) => codes.contains(&out.status),
-                Expect::ContentType(t) => out
-                    .head
-                    .as_ref()
-                    .and_then(|h| h.headers.get(CONTENT_TYPE))
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.to_ascii_lowercase().contains(&t.to_ascii_lowercase())),
+                Expect::ContentType(t) => {
+                    slot.header("content-type").is_some_and(|v| v.to_ascii_lowercase().contains(&t.to_ascii_lowercase()))
+                }
                 Expect::HasProperty(p) => parsed.as_ref().is_some_and(|v| v.get(p).is_some()),
-                Expect::HasHeader(_) => out.head.as_ref().zip(e.header.as_ref()).is_some_and(|(h, n)| h.headers.contains_key(n)),
+                Expect::HasHeader(_) => e.header.as_ref().is_some_and(|n| slot.header(n.as_str()).is_some()),
             };
             self.local.checks.push(CheckSample { time_ns, tags: tags.clone(), name: e.check_name.clone(), pass });
         }
@@ -315,7 +332,7 @@ impl Vu {
             var.set = false;
             match &c.source {
                 CCaptureSource::Header(n) => {
-                    if let Some(v) = out.head.as_ref().and_then(|h| h.headers.get(n)).and_then(|v| v.to_str().ok()) {
+                    if let Some(v) = slot.header(n.as_str()) {
                         var.text.clear();
                         var.text.push_str(v);
                         var.raw = false;
@@ -438,13 +455,34 @@ fn json_escape(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Appends `name: value` and CRLF.
+fn header(w: &mut Vec<u8>, name: &str, value: &[u8]) {
+    w.extend_from_slice(name.as_bytes());
+    w.extend_from_slice(b": ");
+    w.extend_from_slice(value);
+    w.extend_from_slice(b"\r\n");
+}
+
 /// Percent-encodes a query component (RFC 3986 unreserved characters pass).
-fn pct_encode(s: &str, out: &mut String) {
+fn pct_encode(s: &str, out: &mut Vec<u8>) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
+            out.push(b);
         } else {
             let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// Appends a request target, percent-encoding the bytes RFC 3986 never allows in one
+/// (controls, space, non-ASCII, `"<>\\^`{|}`), so a rendered path with a space stays
+/// one request line; everything else, `%` included, passes as written.
+fn target_encode(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        if b <= b' ' || b >= 0x7f || b"\"<>\\^`{|}".contains(&b) {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(b);
         }
     }
 }
@@ -458,8 +496,11 @@ mod tests {
         let mut s = String::new();
         json_escape("a\"b\\\n\u{1}", &mut s);
         assert_eq!(s, r#""a\"b\\\n\u0001""#);
-        let mut q = String::new();
+        let mut q = Vec::new();
         pct_encode("a b&c=ü", &mut q);
-        assert_eq!(q, "a%20b%26c%3D%C3%BC");
+        assert_eq!(q, b"a%20b%26c%3D%C3%BC");
+        let mut t = Vec::new();
+        target_encode("/a b/%41?x=\"ü\"&y", &mut t);
+        assert_eq!(t, b"/a%20b/%41?x=%22%C3%BC%22&y");
     }
 }
