@@ -321,6 +321,15 @@ impl Remote {
         }
     }
 
+    /// One point whose tags equal the previous point's (see
+    /// [`slo_store::influx::PointSink::write_same_tags`]).
+    pub fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
+        match self {
+            Remote::Influx(s) => slo_store::influx::PointSink::write_same_tags(s, metric, time_ns, value, tags),
+            Remote::Prometheus(s) => s.write_same_tags(metric, time_ns, value, tags),
+        }
+    }
+
     fn flush(&mut self) {
         match self {
             Remote::Influx(s) => slo_store::influx::PointSink::flush(s),
@@ -347,7 +356,10 @@ pub fn open_remotes(stores: &[Store], meta: &RunMeta, run_dir: &Path) -> anyhow:
         let (remote, health) = match st {
             Store::Influx(cfg) => {
                 let h = slo_store::influx::InfluxSink::healthcheck(cfg).map_err(|e| e.to_string());
-                let sink = slo_store::influx::InfluxSink::new(cfg.clone(), meta.clone(), source::spool_dir(run_dir, "influxdb"));
+                let mut cfg = cfg.clone();
+                // The generator stamps no two samples of one metric alike.
+                cfg.timestamps_unique = true;
+                let sink = slo_store::influx::InfluxSink::new(cfg, meta.clone(), source::spool_dir(run_dir, "influxdb"));
                 (Remote::Influx(sink), h)
             }
             Store::Prometheus(cfg) => {
@@ -438,7 +450,9 @@ struct RemoteSink(Arc<Mutex<Remote>>);
 impl SampleSink for RemoteSink {
     fn write(&mut self, batch: &SampleBatch) -> Result<(), SinkError> {
         let mut sink = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        batch.for_each_point(|m, t, v, tags| with_tag_slice(tags, |pairs| sink.write(m, t, v, pairs)));
+        batch.for_each_point_grouped(|m, t, v, tags, same| {
+            with_tag_slice(tags, |pairs| if same { sink.write_same_tags(m, t, v, pairs) } else { sink.write(m, t, v, pairs) })
+        });
         sink.flush();
         Ok(())
     }

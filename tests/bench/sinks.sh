@@ -11,6 +11,10 @@
 # until its last sample reached the sinks; the remote sinks' final delivery comes after it
 # and is in the "wall s" column, the `slo run` process's wall time).
 #
+# A third run writes to tests/bench/discard_influx.py, a stand-in InfluxDB that reads and
+# discards every batch: its ratio is the sink's own cost (encoding, gzip, HTTP) without a
+# real server's CPU on the same cores.
+#
 # Usage: bash tests/bench/sinks.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,7 +30,10 @@ source tests/services.sh
 PORT=$(svc_free_port)
 "$SLO" demo serve --profile fast --addr "127.0.0.1:$PORT" >"$W/target.log" 2>&1 &
 TARGET_PID=$!
-trap 'kill "$TARGET_PID" 2>/dev/null || true; wait "$TARGET_PID" 2>/dev/null || true; stop_all; rm -rf "$W"' EXIT
+DPORT=$(svc_free_port)
+python3 tests/bench/discard_influx.py "$DPORT" >"$W/discard.log" 2>&1 &
+DISCARD_PID=$!
+trap 'kill "$TARGET_PID" "$DISCARD_PID" 2>/dev/null || true; wait "$TARGET_PID" 2>/dev/null || true; stop_all; rm -rf "$W"' EXIT
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 50); do curl -fs "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
 start_influxdb >/dev/null || exit 1
@@ -57,18 +64,20 @@ print(n, n / m["duration_s"], float(sys.argv[2]) - float(sys.argv[1]))' "$t0" "$
 read -r n_local rps_local wall_local < <(bench local)
 read -r n_influx rps_influx wall_influx < <(bench influx --out "influxdb=$INFLUX_URL/bench")
 read -r n_prom rps_prom wall_prom < <(bench prom --out "prometheus=$PROM_URL")
+read -r n_disc rps_disc wall_disc < <(bench discard --out "influxdb=http://127.0.0.1:$DPORT/bench")
 line=$(grep "^out influxdb=" "$W/influx.out")
 delivered=$(echo "$line" | sed -E 's/.*: ([0-9]+) delivered.*/\1/')
-grep "^out " "$W/influx.out" "$W/prom.out" | sed 's/^/  /'
+grep "^out " "$W/influx.out" "$W/prom.out" "$W/discard.out" | sed 's/^/  /'
 
-python3 - "$n_local" "$rps_local" "$n_influx" "$rps_influx" "$wall_influx" "$n_prom" "$rps_prom" "$delivered" "$wall_local" "$wall_prom" <<'EOF'
+python3 - "$n_local" "$rps_local" "$n_influx" "$rps_influx" "$wall_influx" "$n_prom" "$rps_prom" "$delivered" "$wall_local" "$wall_prom" "$n_disc" "$rps_disc" "$wall_disc" <<'EOF'
 import sys
-nl, rl, ni, ri, wi, np_, rp, d, wl, wp = sys.argv[1:]
-rl, ri, wi, rp, wl, wp = float(rl), float(ri), float(wi), float(rp), float(wl), float(wp)
+nl, rl, ni, ri, wi, np_, rp, d, wl, wp, nd, rd, wd = sys.argv[1:]
+rl, ri, wi, rp, wl, wp, rd, wd = float(rl), float(ri), float(wi), float(rp), float(wl), float(wp), float(rd), float(wd)
 print(f"| sinks | requests | req/s (load phase) | ÷ local only | wall s (slo run, final delivery included) |")
 print(f"|---|---|---|---|---|")
 print(f"| local only | {int(nl):,} | {rl:,.0f} | 1.00 | {wl:.1f} |")
 print(f"| + influxdb | {int(ni):,} | {ri:,.0f} | {ri / rl:.2f} | {wi:.1f} |")
 print(f"| + prometheus | {int(np_):,} | {rp:,.0f} | {rp / rl:.2f} | {wp:.1f} |")
+print(f"| + influxdb, discarding receiver | {int(nd):,} | {rd:,.0f} | {rd / rl:.2f} | {wd:.1f} |")
 print(f"InfluxDB sink delivered {int(d):,} points in {wi:.1f} s of slo run wall time: {int(d) / wi:,.0f} samples/s")
 EOF

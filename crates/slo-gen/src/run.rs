@@ -2,7 +2,7 @@
 //! that hands a [`SampleBatch`] to the [`SampleSink`] every second, live [`Progress`],
 //! and a [`StopHandle`] for Ctrl-C.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -131,6 +131,8 @@ pub(crate) struct Shared {
     pub plan: Arc<Plan>,
     pub base: Instant,
     wall_base_ns: i64,
+    /// The last timestamp [`Shared::stamp`] handed out (ns since the epoch).
+    last_stamp: AtomicI64,
     pub seed: u64,
     batch: Mutex<SampleBatch>,
     state: AtomicU8,
@@ -152,6 +154,25 @@ impl Shared {
     /// Wall-clock ns since the epoch of a monotonic instant.
     pub fn wall_ns(&self, t: Instant) -> i64 {
         self.wall_base_ns + t.saturating_duration_since(self.base).as_nanos() as i64
+    }
+
+    /// The timestamp (ns since the epoch) of an event happening now that `n` samples of
+    /// one metric share out as `t, t+1, …, t+n-1`: the wall time of `now`, or, when another
+    /// VU got that nanosecond already, the first free one after it (a move of a few ns).
+    /// So no two samples of one metric in a run share a timestamp, which InfluxDB needs
+    /// (it keeps one point per series and timestamp) and the InfluxDB sink relies on.
+    /// Call it when the event happens: stamps only grow.
+    pub fn stamp(&self, now: Instant, n: u64) -> i64 {
+        let want = self.wall_ns(now);
+        let span = n.max(1) as i64 - 1;
+        let mut cur = self.last_stamp.load(Relaxed);
+        loop {
+            let t = want.max(cur.saturating_add(1));
+            match self.last_stamp.compare_exchange_weak(cur, t + span, Relaxed, Relaxed) {
+                Ok(_) => return t,
+                Err(c) => cur = c,
+            }
+        }
     }
 
     pub fn stopping(&self) -> bool {
@@ -259,6 +280,7 @@ impl Run {
             plan: Arc::new(plan),
             base: Instant::now(),
             wall_base_ns,
+            last_stamp: AtomicI64::new(i64::MIN),
             seed: wall_base_ns as u64,
             batch: Mutex::new(SampleBatch::default()),
             state: AtomicU8::new(RUNNING),
@@ -599,11 +621,12 @@ fn collect(
             std::mem::swap(&mut *b, &mut spare);
         }
         let mut batch = std::mem::take(&mut spare);
-        let now_ns = shared.wall_ns(Instant::now());
+        let now = Instant::now();
+        let now_ns = shared.stamp(now, 1);
         for (i, d) in shared.dropped.iter().enumerate() {
             let v = d.load(Relaxed);
             if v > dropped_seen[i] {
-                batch.dropped.push(DroppedSample { time_ns: now_ns, tags: drop_tags[i].clone(), count: v - dropped_seen[i] });
+                batch.dropped.push(DroppedSample { time_ns: shared.stamp(now, 1), tags: drop_tags[i].clone(), count: v - dropped_seen[i] });
                 totals.dropped_iterations += v - dropped_seen[i];
                 dropped_seen[i] = v;
             }

@@ -122,6 +122,8 @@ struct Collected {
     vus: Vec<(u32, u32)>,
     batches: u64,
     points: u64,
+    /// (metric, time_ns) of every point.
+    stamps: Vec<(String, i64)>,
 }
 
 #[derive(Clone, Default)]
@@ -137,8 +139,13 @@ impl SampleSink for TestSink {
         c.vus.extend(b.vus.iter().map(|v| (v.vus, v.vus_max)));
         c.batches += 1;
         let mut n = 0;
-        b.for_each_point(|_, _, _, _| n += 1);
+        let mut stamps = Vec::new();
+        b.for_each_point(|m, t, _, _| {
+            n += 1;
+            stamps.push((m.to_string(), t));
+        });
         c.points += n;
+        c.stamps.extend(stamps);
         Ok(())
     }
 }
@@ -195,6 +202,26 @@ fn per_vu_iterations_exact() {
     vus.sort();
     vus.dedup();
     assert_eq!(vus, vec![1, 2, 3]);
+}
+
+/// InfluxDB keeps one point per series and timestamp, and the InfluxDB sink trusts the
+/// generator for this: no two points of one metric share a timestamp, even with many VUs
+/// hitting a fast target at once and several checks per request.
+#[test]
+fn no_two_points_of_a_metric_share_a_timestamp() {
+    let srv = server();
+    let (s, c) = run(plan(
+        "scenarios:\n  a: {executor: constant-vus, vus: 24, duration: 1s}\nflows:\n  - flow:\n      - get:\n          url: /one\n          expect:\n            - statusCode: 200\n            - contentType: text\n",
+        srv.addr,
+        None,
+    ));
+    let c = c.lock().unwrap();
+    assert!(s.requests > 1000, "{}", s.requests);
+    assert_eq!(c.checks.len() as u64, 2 * s.requests);
+    let mut seen = std::collections::HashSet::new();
+    let dups = c.stamps.iter().filter(|p| !seen.insert((*p).clone())).count();
+    assert_eq!(dups, 0, "of {} points", c.stamps.len());
+    assert_eq!(c.stamps.len() as u64, c.points);
 }
 
 #[test]

@@ -136,7 +136,7 @@ impl Vu {
         if matches!(end, IterEnd::Done) {
             let now = Instant::now();
             self.local.iterations.push(IterationSample {
-                time_ns: shared.wall_ns(now),
+                time_ns: shared.stamp(now, 1),
                 tags,
                 duration_ms: (now - start).as_secs_f64() * 1e3,
                 vu: self.id,
@@ -280,18 +280,19 @@ impl Vu {
     async fn request(&mut self, r: &CRequest, tags: &Arc<SampleTags>, lag_ms: Option<f64>) -> bool {
         let (addr, timeout, base) = (self.shared.plan.endpoints[r.endpoint].addr, self.shared.plan.request_timeout, self.shared.base);
         let mut body = std::mem::take(&mut self.body);
-        let mut start = Instant::now();
+        // One stamp for the request's points and one more per check (see Shared::stamp).
+        let stamps = 1 + r.expects.len() as u64;
+        let mut time_ns = self.shared.stamp(Instant::now(), stamps);
         self.build(r);
         let head_request = matches!(r.method, Method::Head);
         let slot = &mut self.slots[r.endpoint];
         let mut out = slot.send(addr, &self.wire, head_request, r.needs_body, &mut body, base, timeout).await;
         if out.retryable {
-            start = Instant::now();
+            time_ns = self.shared.stamp(Instant::now(), stamps);
             out = slot.send(addr, &self.wire, head_request, r.needs_body, &mut body, base, timeout).await;
         }
         let slot = &self.slots[r.endpoint];
         let expected = slo_model::default_expected_status(out.status);
-        let time_ns = self.shared.wall_ns(start);
         self.local.requests.push(RequestSample {
             time_ns,
             tags: tags.clone(),
@@ -315,7 +316,7 @@ impl Vu {
             scheduling_lag_ms: lag_ms,
         });
         let parsed: Option<serde_json::Value> = if r.needs_body && out.status != 0 { serde_json::from_slice(&body).ok() } else { None };
-        for e in &r.expects {
+        for (i, e) in r.expects.iter().enumerate() {
             let pass = match &e.rule {
                 Expect::StatusCode(codes) => codes.contains(&out.status),
                 Expect::ContentType(t) => {
@@ -324,7 +325,7 @@ impl Vu {
                 Expect::HasProperty(p) => parsed.as_ref().is_some_and(|v| v.get(p).is_some()),
                 Expect::HasHeader(_) => e.header.as_ref().is_some_and(|n| slot.header(n.as_str()).is_some()),
             };
-            self.local.checks.push(CheckSample { time_ns, tags: tags.clone(), name: e.check_name.clone(), pass });
+            self.local.checks.push(CheckSample { time_ns: time_ns + i as i64, tags: tags.clone(), name: e.check_name.clone(), pass });
         }
         let mut ok = true;
         for c in &r.captures {

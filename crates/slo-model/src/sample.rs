@@ -459,20 +459,41 @@ impl SampleBatch {
     /// Expands every sample into k6 points (see each sample type's `for_each_point`):
     /// requests, iterations, checks, dropped iterations, VU gauges, in that order.
     pub fn for_each_point(&self, mut f: impl FnMut(&str, i64, f64, &PointTags<'_>)) {
+        self.for_each_point_grouped(|m, t, v, tags, _| f(m, t, v, tags));
+    }
+
+    /// [`SampleBatch::for_each_point`], telling `f` whether a point's tags are those of
+    /// the point before it (`true` for a request's 2nd to 9th HTTP point, its
+    /// `data_received` after `data_sent`, and an iteration's `iteration_duration`), so
+    /// sinks can skip comparing them.
+    pub fn for_each_point_grouped(&self, mut f: impl FnMut(&str, i64, f64, &PointTags<'_>, bool)) {
+        // Within one sample's expansion, the same `PointTags` object means the same tags.
+        fn each(
+            mut expand: impl FnMut(&mut dyn FnMut(&str, i64, f64, &PointTags<'_>)),
+            f: &mut dyn FnMut(&str, i64, f64, &PointTags<'_>, bool),
+        ) {
+            let mut last: *const () = std::ptr::null();
+            expand(&mut |m, t, v, tags| {
+                let p = (tags as *const PointTags<'_>).cast::<()>();
+                let same = std::ptr::eq(p, last);
+                last = p;
+                f(m, t, v, tags, same);
+            });
+        }
         for s in &self.requests {
-            s.for_each_point(&mut f);
+            each(|g| s.for_each_point(g), &mut f);
         }
         for s in &self.iterations {
-            s.for_each_point(&mut f);
+            each(|g| s.for_each_point(g), &mut f);
         }
         for s in &self.checks {
-            s.for_each_point(&mut f);
+            each(|g| s.for_each_point(g), &mut f);
         }
         for s in &self.dropped {
-            s.for_each_point(&mut f);
+            each(|g| s.for_each_point(g), &mut f);
         }
         for s in &self.vus {
-            s.for_each_point(&mut f);
+            each(|g| s.for_each_point(g), &mut f);
         }
     }
 }
@@ -507,6 +528,32 @@ mod tests {
             vu: 3,
             iteration: 7,
             scheduling_lag_ms: None,
+        }
+    }
+
+    #[test]
+    fn grouped_points_flag_repeated_tags_within_a_sample_only() {
+        let mut b = SampleBatch::default();
+        let mut lagged = req(200, 0);
+        lagged.scheduling_lag_ms = Some(0.5);
+        b.requests.push(req(200, 0));
+        b.requests.push(lagged);
+        b.iterations.push(IterationSample { time_ns: 1, tags: tags(), duration_ms: 3.0, vu: 1 });
+        let mut flags = Vec::new();
+        let mut tags_seen = Vec::new();
+        b.for_each_point_grouped(|_, _, _, t, same| {
+            flags.push(same);
+            tags_seen.push(t.to_tags());
+        });
+        let (f, t) = (false, true);
+        // request: 9 HTTP points, then data_sent + data_received; the second one also has
+        // the lag point (HTTP tags again, after the data points); then the iteration.
+        let want = [f, t, t, t, t, t, t, t, t, f, t, f, t, t, t, t, t, t, t, t, f, t, f, f, t];
+        assert_eq!(flags, want);
+        for i in 1..flags.len() {
+            if flags[i] {
+                assert_eq!(tags_seen[i], tags_seen[i - 1], "point {i}");
+            }
         }
     }
 

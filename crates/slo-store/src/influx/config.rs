@@ -126,6 +126,11 @@ pub struct InfluxConfig {
     /// Where undeliverable batches go (gzip line-protocol files); `None`: the sink's
     /// caller must give one to [`super::InfluxSink::new`].
     pub spool_dir: Option<PathBuf>,
+    /// The writer promises that no two points of one measurement share a timestamp (the
+    /// generator stamps its samples so, see `slo-gen`): the sink then skips its own
+    /// per-series uniqueness bookkeeping ([`super::line_protocol::UniqueTimestamps`]).
+    /// Default false: imported and pushed data are checked.
+    pub timestamps_unique: bool,
 }
 
 impl InfluxConfig {
@@ -189,6 +194,7 @@ impl InfluxConfig {
             retry: RetryPolicy::default(),
             tags_as_fields: parse_tags_as_fields(K6_DEFAULT_TAGS_AS_FIELDS),
             spool_dir: None,
+            timestamps_unique: false,
         })
     }
 

@@ -116,6 +116,8 @@ pub struct LineEncoder {
     tags_as_fields: Vec<(String, FieldKind)>,
     extra_tag: Option<(String, String)>,
     unique: UniqueTimestamps,
+    /// Timestamps are unique per measurement already: `unique` is not consulted.
+    trusted: bool,
     scratch_tags: Vec<usize>,
     scratch_fields: Vec<usize>,
 }
@@ -127,7 +129,20 @@ impl LineEncoder {
     /// An encoder that writes `tags_as_fields` as fields and adds `extra_tag` (e.g.
     /// `("testid", run id)`) to every point, replacing a tag of the same key.
     pub fn new(tags_as_fields: Vec<(String, FieldKind)>, extra_tag: Option<(String, String)>) -> Self {
-        LineEncoder { tags_as_fields, extra_tag, unique: UniqueTimestamps::default(), scratch_tags: Vec::new(), scratch_fields: Vec::new() }
+        LineEncoder {
+            tags_as_fields,
+            extra_tag,
+            unique: UniqueTimestamps::default(),
+            trusted: false,
+            scratch_tags: Vec::new(),
+            scratch_fields: Vec::new(),
+        }
+    }
+
+    /// `true`: the caller guarantees that no two points of one measurement share a
+    /// timestamp, so timestamps are written as given (no per-series bookkeeping).
+    pub fn set_timestamps_unique(&mut self, trusted: bool) {
+        self.trusted = trusted;
     }
 
     /// Timestamps moved to keep series unique so far.
@@ -252,7 +267,7 @@ impl LineEncoder {
         out.push_str(&parts.prefix);
         push_float(out, value);
         out.push_str(&parts.suffix);
-        let t = self.unique.assign(parts.hash, time_ns);
+        let t = if self.trusted { time_ns } else { self.unique.assign(parts.hash, time_ns) };
         let mut b = itoa::Buffer::new();
         out.push_str(b.format(t));
         out.push('\n');

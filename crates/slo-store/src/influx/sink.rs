@@ -48,6 +48,12 @@ pub trait PointSink {
     /// metrics, bytes for data metrics, 0/1 for rates) and its tags in any order (an
     /// empty value is a present tag with an empty value, like k6's root `group`).
     fn write(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]);
+    /// Like [`PointSink::write`], for a point whose tags equal those of the previous write
+    /// (the caller knows, e.g. for the points of one request), so they need not be
+    /// compared again. The default just writes.
+    fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
+        self.write(metric, time_ns, value, tags);
+    }
     /// Hands the points written so far to the writers (does not wait for delivery).
     fn flush(&mut self);
     /// Delivers or spools everything, records the run's end, stops the writers and says
@@ -463,7 +469,11 @@ impl InfluxSink {
             })
             .collect();
         let testid = meta.id.0.clone();
-        let new_enc = || LineEncoder::new(config.tags_as_fields.clone(), Some(("testid".to_string(), testid.clone())));
+        let new_enc = || {
+            let mut e = LineEncoder::new(config.tags_as_fields.clone(), Some(("testid".to_string(), testid.clone())));
+            e.set_timestamps_unique(config.timestamps_unique);
+            e
+        };
         let mut metrics = BTreeMap::new();
         for m in &meta.metrics {
             metrics.insert(m.name.clone(), m.clone());
@@ -627,6 +637,24 @@ impl InfluxSink {
         id
     }
 
+    /// Queues one checked point of tag set `tags_id`.
+    fn push_point(&mut self, metric: &str, time_ns: i64, value: f64, tags_id: u32) {
+        let metric_id = self.metric_id(metric);
+        self.raw.points.push(Raw { metric: metric_id, tags: tags_id, time_ns, value });
+        self.points += 1;
+        self.min_t = Some(self.min_t.map_or(time_ns, |m| m.min(time_ns)));
+        self.max_t = Some(self.max_t.map_or(time_ns, |m| m.max(time_ns)));
+        self.since_clock_check += 1;
+        if self.raw.points.len() as u64 >= self.batch_points {
+            self.send_raw(false);
+        } else if self.since_clock_check >= 256 {
+            self.since_clock_check = 0;
+            if self.batch_started.elapsed() >= self.flush_interval {
+                self.send_raw(true);
+            }
+        }
+    }
+
     fn metric_id(&mut self, metric: &str) -> u32 {
         if let Some(&id) = self.interner.metrics.get(metric) {
             return id;
@@ -689,19 +717,13 @@ impl PointSink for InfluxSink {
             return;
         }
         let tags_id = self.tag_set_id(tags);
-        let metric_id = self.metric_id(metric);
-        self.raw.points.push(Raw { metric: metric_id, tags: tags_id, time_ns, value });
-        self.points += 1;
-        self.min_t = Some(self.min_t.map_or(time_ns, |m| m.min(time_ns)));
-        self.max_t = Some(self.max_t.map_or(time_ns, |m| m.max(time_ns)));
-        self.since_clock_check += 1;
-        if self.raw.points.len() as u64 >= self.batch_points {
-            self.send_raw(false);
-        } else if self.since_clock_check >= 256 {
-            self.since_clock_check = 0;
-            if self.batch_started.elapsed() >= self.flush_interval {
-                self.send_raw(true);
-            }
+        self.push_point(metric, time_ns, value, tags_id);
+    }
+
+    fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
+        match self.interner.last {
+            Some(id) if self.report.is_none() && !metric.is_empty() && value.is_finite() => self.push_point(metric, time_ns, value, id),
+            _ => self.write(metric, time_ns, value, tags),
         }
     }
 

@@ -105,6 +105,19 @@ fn int_fields_values_and_rejections() {
 }
 
 #[test]
+fn trusted_timestamps_are_written_as_given() {
+    let mut enc = LineEncoder::new(Vec::new(), None);
+    enc.set_timestamps_unique(true);
+    let mut out = String::new();
+    assert_eq!(enc.encode(&mut out, "m", 5, 1.0, &[]), Ok(5));
+    assert_eq!(enc.encode(&mut out, "m", 5, 2.0, &[]), Ok(5), "the writer vouched for uniqueness");
+    assert_eq!(enc.bumped(), 0);
+    enc.set_timestamps_unique(false);
+    assert_eq!(enc.encode(&mut out, "m", 9, 1.0, &[]), Ok(9));
+    assert_eq!(enc.encode(&mut out, "m", 9, 1.0, &[]), Ok(10));
+}
+
+#[test]
 fn timestamps_unique_per_series() {
     let mut u = UniqueTimestamps::default();
     assert_eq!(u.assign(1, 100), 100);
