@@ -321,12 +321,18 @@ impl Remote {
         }
     }
 
-    /// One point whose tags equal the previous point's (see
-    /// [`slo_store::influx::PointSink::write_same_tags`]).
-    pub fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
-        match self {
-            Remote::Influx(s) => slo_store::influx::PointSink::write_same_tags(s, metric, time_ns, value, tags),
-            Remote::Prometheus(s) => s.write_same_tags(metric, time_ns, value, tags),
+    /// One point whose tags equal the previous point's, given as `tags` only if the sink
+    /// needs them (see [`slo_store::influx::PointSink::write_same_tags`]).
+    pub fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64, tags: &slo_model::sample::PointTags<'_>) {
+        let done = match self {
+            Remote::Influx(s) => slo_store::influx::PointSink::write_same_tags(s, metric, time_ns, value),
+            Remote::Prometheus(s) => s.skip_unexported(metric),
+        };
+        if !done {
+            with_tag_slice(tags, |pairs| match self {
+                Remote::Influx(s) => slo_store::influx::PointSink::write(s, metric, time_ns, value, pairs),
+                Remote::Prometheus(s) => s.write(metric, time_ns, value, pairs),
+            });
         }
     }
 
@@ -451,7 +457,11 @@ impl SampleSink for RemoteSink {
     fn write(&mut self, batch: &SampleBatch) -> Result<(), SinkError> {
         let mut sink = self.0.lock().unwrap_or_else(|e| e.into_inner());
         batch.for_each_point_grouped(|m, t, v, tags, same| {
-            with_tag_slice(tags, |pairs| if same { sink.write_same_tags(m, t, v, pairs) } else { sink.write(m, t, v, pairs) })
+            if same {
+                sink.write_same_tags(m, t, v, tags);
+            } else {
+                with_tag_slice(tags, |pairs| sink.write(m, t, v, pairs));
+            }
         });
         sink.flush();
         Ok(())

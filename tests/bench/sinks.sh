@@ -15,11 +15,12 @@
 # discards every batch: its ratio is the sink's own cost (encoding, gzip, HTTP) without a
 # real server's CPU on the same cores.
 #
-# Usage: bash tests/bench/sinks.sh [SECONDS]
+# Usage: bash tests/bench/sinks.sh [SECONDS] [ROUNDS]   (defaults 10 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/slo-target}"
 DUR="${1:-10}"
+ROUNDS="${2:-3}"
 VUS=32
 
 cargo build --release --locked --bin slo >/dev/null 2>"${TMPDIR:-/tmp}/slo-bench-build.log" \
@@ -61,23 +62,43 @@ n = int(m["summary"]["http_reqs"]["count"])
 print(n, n / m["duration_s"], float(sys.argv[2]) - float(sys.argv[1]))' "$t0" "$t1"
 }
 
-read -r n_local rps_local wall_local < <(bench local)
-read -r n_influx rps_influx wall_influx < <(bench influx --out "influxdb=$INFLUX_URL/bench")
-read -r n_prom rps_prom wall_prom < <(bench prom --out "prometheus=$PROM_URL")
-read -r n_disc rps_disc wall_disc < <(bench discard --out "influxdb=http://127.0.0.1:$DPORT/bench")
-line=$(grep "^out influxdb=" "$W/influx.out")
-delivered=$(echo "$line" | sed -E 's/.*: ([0-9]+) delivered.*/\1/')
-grep "^out " "$W/influx.out" "$W/prom.out" "$W/discard.out" | sed 's/^/  /'
+# ROUNDS rounds of the four runs, interleaved, so drift of the machine hits all alike;
+# each round's ratios divide by that round's local run; the table gives the medians.
+: >"$W/results"
+for r in $(seq "$ROUNDS"); do
+  for kind in local influx prom discard; do
+    case $kind in
+      local) out=() ;;
+      influx) out=(--out "influxdb=$INFLUX_URL/bench") ;;
+      prom) out=(--out "prometheus=$PROM_URL") ;;
+      discard) out=(--out "influxdb=http://127.0.0.1:$DPORT/bench") ;;
+    esac
+    read -r n rps wall < <(bench "$kind-$r" "${out[@]}")
+    delivered=0
+    if [ "$kind" = influx ]; then
+      delivered=$(grep "^out influxdb=" "$W/$kind-$r.out" | sed -E 's/.*: ([0-9]+) delivered.*/\1/')
+    fi
+    echo "$r $kind $n $rps $wall $delivered" >>"$W/results"
+  done
+done
+grep -h "^out " "$W"/*-1.out | sed 's/^/  /'
 
-python3 - "$n_local" "$rps_local" "$n_influx" "$rps_influx" "$wall_influx" "$n_prom" "$rps_prom" "$delivered" "$wall_local" "$wall_prom" "$n_disc" "$rps_disc" "$wall_disc" <<'EOF'
-import sys
-nl, rl, ni, ri, wi, np_, rp, d, wl, wp, nd, rd, wd = sys.argv[1:]
-rl, ri, wi, rp, wl, wp, rd, wd = float(rl), float(ri), float(wi), float(rp), float(wl), float(wp), float(rd), float(wd)
-print(f"| sinks | requests | req/s (load phase) | ÷ local only | wall s (slo run, final delivery included) |")
-print(f"|---|---|---|---|---|")
-print(f"| local only | {int(nl):,} | {rl:,.0f} | 1.00 | {wl:.1f} |")
-print(f"| + influxdb | {int(ni):,} | {ri:,.0f} | {ri / rl:.2f} | {wi:.1f} |")
-print(f"| + prometheus | {int(np_):,} | {rp:,.0f} | {rp / rl:.2f} | {wp:.1f} |")
-print(f"| + influxdb, discarding receiver | {int(nd):,} | {rd:,.0f} | {rd / rl:.2f} | {wd:.1f} |")
-print(f"InfluxDB sink delivered {int(d):,} points in {wi:.1f} s of slo run wall time: {int(d) / wi:,.0f} samples/s")
+python3 - "$W/results" <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+by = {}
+for r, kind, n, rps, wall, d in rows:
+    by.setdefault(kind, []).append((int(r), int(n), float(rps), float(wall), int(d)))
+local = {r: rps for r, _, rps, _, _ in by["local"]}
+names = {"local": "local only", "influx": "+ influxdb", "prom": "+ prometheus", "discard": "+ influxdb, discarding receiver"}
+print(f"{len(local)} rounds; medians, and the range of the per-round ratios")
+print("| sinks | requests | req/s (load phase) | ÷ local only | per-round range | wall s (final delivery included) |")
+print("|---|---|---|---|---|---|")
+for kind in ["local", "influx", "prom", "discard"]:
+    v = by[kind]
+    ratios = [rps / local[r] for r, _, rps, _, _ in v]
+    print(f"| {names[kind]} | {int(statistics.median(x[1] for x in v)):,} | {statistics.median(x[2] for x in v):,.0f} | "
+          f"{statistics.median(ratios):.2f} | {min(ratios):.2f}–{max(ratios):.2f} | {statistics.median(x[3] for x in v):.1f} |")
+rates = [d / wall for _, _, _, wall, d in by["influx"]]
+print(f"InfluxDB sink delivered a median {statistics.median(rates):,.0f} samples/s (points the server acknowledged ÷ slo run wall time)")
 EOF

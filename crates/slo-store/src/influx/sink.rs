@@ -50,9 +50,10 @@ pub trait PointSink {
     fn write(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]);
     /// Like [`PointSink::write`], for a point whose tags equal those of the previous write
     /// (the caller knows, e.g. for the points of one request), so they need not be
-    /// compared again. The default just writes.
-    fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
-        self.write(metric, time_ns, value, tags);
+    /// compared again. Returns false, writing nothing, when the sink cannot use the
+    /// shortcut (the caller then calls [`PointSink::write`]); the default always does.
+    fn write_same_tags(&mut self, _metric: &str, _time_ns: i64, _value: f64) -> bool {
+        false
     }
     /// Hands the points written so far to the writers (does not wait for delivery).
     fn flush(&mut self);
@@ -317,7 +318,7 @@ struct Encoder {
     enc: LineEncoder,
     metrics: Vec<String>,
     sets: Vec<Vec<(String, String)>>,
-    series: HashMap<u64, SeriesParts>,
+    series: HashMap<u64, SeriesParts, std::hash::BuildHasherDefault<super::line_protocol::IdHasher>>,
     buf: String,
     buf_points: u64,
     batch_points: u64,
@@ -506,7 +507,7 @@ impl InfluxSink {
             enc: new_enc(),
             metrics: Vec::new(),
             sets: Vec::new(),
-            series: HashMap::new(),
+            series: HashMap::default(),
             buf,
             buf_points: 0,
             batch_points,
@@ -720,10 +721,13 @@ impl PointSink for InfluxSink {
         self.push_point(metric, time_ns, value, tags_id);
     }
 
-    fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
+    fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64) -> bool {
         match self.interner.last {
-            Some(id) if self.report.is_none() && !metric.is_empty() && value.is_finite() => self.push_point(metric, time_ns, value, id),
-            _ => self.write(metric, time_ns, value, tags),
+            Some(id) if self.report.is_none() && !metric.is_empty() && value.is_finite() => {
+                self.push_point(metric, time_ns, value, id);
+                true
+            }
+            _ => false,
         }
     }
 

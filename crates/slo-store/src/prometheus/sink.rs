@@ -111,11 +111,6 @@ enum Family {
     IterationDuration,
 }
 
-/// Number of [`Family`] variants.
-const N_FAMILIES: usize = 11;
-/// "No series remembered" in [`PrometheusSink::same_tags_series`].
-const NO_SERIES: u32 = u32::MAX;
-
 const HTTP_KEYS: &[&str] = &["scenario", "name", "method", "status", "expected_response"];
 const SCENARIO_KEYS: &[&str] = &["scenario"];
 
@@ -199,9 +194,6 @@ pub struct PrometheusSink {
     run: RunInfo,
     bounds: Vec<f64>,
     index: HashMap<Box<str>, usize>,
-    /// Per family, the series of the tags of the last [`PrometheusSink::write`]
-    /// (`NO_SERIES`: not looked up yet); valid while `write_same_tags` calls follow.
-    same_tags_series: [u32; N_FAMILIES],
     series: Vec<Series>,
     key: String,
     run_info_running: Vec<Label>,
@@ -267,7 +259,6 @@ impl PrometheusSink {
             cfg,
             run,
             index: HashMap::new(),
-            same_tags_series: [NO_SERIES; N_FAMILIES],
             series: Vec::new(),
             key: String::new(),
             run_info_running,
@@ -288,22 +279,22 @@ impl PrometheusSink {
         })
     }
 
+    /// Counts a point of a metric no family exports (`http_req_waiting`, …), which
+    /// [`PrometheusSink::write`] would ignore, without its tags; false, counting nothing,
+    /// for any other metric (the caller then calls `write`).
+    pub fn skip_unexported(&mut self, metric: &str) -> bool {
+        if Family::of(metric).is_some() {
+            return false;
+        }
+        self.points += 1;
+        self.ignored += 1;
+        true
+    }
+
     /// One k6 point: metric name, time (ns since the epoch), value (ms for
     /// `http_req_duration` and `iteration_duration`, bytes for `data_*`, 0/1 for
     /// `http_req_failed` and `checks`, counts otherwise) and its tags in any order.
     pub fn write(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
-        self.same_tags_series = [NO_SERIES; N_FAMILIES];
-        self.write_point(metric, time_ns, value, tags);
-    }
-
-    /// Like [`PrometheusSink::write`], for a point whose tags equal those of the previous
-    /// write (the caller knows, e.g. for the points of one request): the series of each
-    /// family found for those tags is remembered instead of being looked up again.
-    pub fn write_same_tags(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
-        self.write_point(metric, time_ns, value, tags);
-    }
-
-    fn write_point(&mut self, metric: &str, time_ns: i64, value: f64, tags: &[(&str, &str)]) {
         self.points += 1;
         if self.report.is_some() {
             self.ignored += 1;
@@ -329,17 +320,7 @@ impl PrometheusSink {
         }
         // checks are split by result: 1 is a pass, 0 a fail.
         let extra = (family == Family::Checks).then_some(("result", if value != 0.0 { "pass" } else { "fail" }));
-        // checks depend on the value too (their `result` label): never remembered.
-        let idx = match self.same_tags_series[family as usize] {
-            i if i != NO_SERIES && extra.is_none() => i as usize,
-            _ => {
-                let i = self.series_index(family, tags, extra);
-                if extra.is_none() {
-                    self.same_tags_series[family as usize] = i as u32;
-                }
-                i
-            }
-        };
+        let idx = self.series_index(family, tags, extra);
         let s = &mut self.series[idx];
         match &mut s.state {
             State::Counter(c) => *c += if family == Family::Checks { 1.0 } else { value },

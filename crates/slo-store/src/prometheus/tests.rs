@@ -636,3 +636,46 @@ fn a_resent_run_in_another_point_order_would_count_twice() {
     let values: Vec<f64> = merged.iter().map(|x| x.1).collect();
     assert_eq!(counter_increase(&values), 4.0, "2 iterations counted as 4");
 }
+
+/// Points of unexported metrics counted through `skip_unexported` (the rest through
+/// `write`) give the totals and counts `write` alone gives.
+#[test]
+fn skipping_unexported_metrics_gives_the_same_totals() {
+    let srv = FakeServer::start(vec![(204, None)]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = PrometheusSink::new(test_cfg(&srv.url, dir.path()), run_info("same", 1_700_000_000_000)).unwrap();
+    let mut shortcuts = 0;
+    for i in 0..1000u64 {
+        let t = 1_700_000_000_000_000_000 + (i * 10_000_000) as i64;
+        let fail = i % 10 == 0;
+        let tags = [
+            ("scenario", "default"),
+            ("name", if i % 2 == 0 { "a" } else { "b" }),
+            ("method", "GET"),
+            ("status", if fail { "500" } else { "200" }),
+            ("expected_response", if fail { "false" } else { "true" }),
+        ];
+        s.write("http_reqs", t, 1.0, &tags);
+        for (m, v) in
+            [("http_req_duration", 1.0 + (i % 100) as f64), ("http_req_waiting", 1.0), ("http_req_failed", if fail { 1.0 } else { 0.0 })]
+        {
+            if s.skip_unexported(m) {
+                shortcuts += 1;
+            } else {
+                s.write(m, t, v, &tags);
+            }
+        }
+    }
+    let rep = s.close();
+    // Only http_req_waiting (no family: ignored) does without its tags.
+    assert_eq!(shortcuts, 1000);
+    assert_eq!((rep.points, rep.points_ignored), (4000, 1000));
+    let reqs = srv.requests();
+    let fin = &reqs[reqs.len() - 2];
+    assert_eq!(value_of(fin, HTTP_REQS, None), 1000.0);
+    assert_eq!(value_of(fin, HTTP_REQ_FAILED, None), 100.0);
+    assert_eq!(value_of(fin, HTTP_REQ_FAILED, Some(("status", "500"))), 100.0);
+    assert_eq!(value_of(fin, &format!("{HTTP_REQ_DURATION}_count"), Some(("name", "a"))), 500.0);
+    // 10 × Σ(1..=100) ms = 50.5 s.
+    assert!((value_of(fin, &format!("{HTTP_REQ_DURATION}_sum"), None) - 50.5).abs() < 1e-9);
+}
