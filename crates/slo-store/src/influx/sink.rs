@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::hash::BuildHasherDefault;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +38,7 @@ use slo_model::{builtin_metric, MetricInfo, MetricType, RunMeta, RunStatus, Valu
 
 use super::client::{Client, WriteResult};
 use super::config::InfluxConfig;
-use super::line_protocol::{escape_key, escape_string_field, fnv1a, LineEncoder, SeriesParts};
+use super::line_protocol::{escape_key, escape_string_field, fnv1a, IdHasher, LineEncoder, SeriesParts};
 use super::{InfluxError, REGISTRY_MEASUREMENT};
 
 /// Where raw points go while a run is recorded. Writing never blocks on the network and
@@ -289,8 +290,13 @@ const MAX_TAG_SETS: usize = 100_000;
 #[derive(Default)]
 struct Interner {
     metrics: HashMap<String, u32>,
+    /// Metric names by id.
+    metric_names: Vec<String>,
+    /// The id after the last point's metric: points of a request come in the same metric
+    /// order every time, so this guess saves the hash lookup.
+    next_metric: u32,
     sets: Vec<Vec<(String, String)>>,
-    by_hash: HashMap<u64, Vec<u32>>,
+    by_hash: HashMap<u64, Vec<u32>, BuildHasherDefault<IdHasher>>,
     last: Option<u32>,
 }
 
@@ -318,7 +324,7 @@ struct Encoder {
     enc: LineEncoder,
     metrics: Vec<String>,
     sets: Vec<Vec<(String, String)>>,
-    series: HashMap<u64, SeriesParts, std::hash::BuildHasherDefault<super::line_protocol::IdHasher>>,
+    series: HashMap<u64, SeriesParts, BuildHasherDefault<IdHasher>>,
     buf: String,
     buf_points: u64,
     batch_points: u64,
@@ -381,7 +387,9 @@ impl Encoder {
         if self.buf.is_empty() {
             return;
         }
-        let cap = (self.batch_points as usize).saturating_mul(160).min(64 << 20);
+        // The next batch will be about as long as this one (a full batch is
+        // `batch_points` lines of one run's series): size it so it does not regrow.
+        let cap = (self.buf.len() + self.buf.len() / 8).clamp(4096, 64 << 20);
         let lines = std::mem::replace(&mut self.buf, String::with_capacity(cap));
         let batch = Batch { lines, points: self.buf_points };
         self.buf_points = 0;
@@ -657,11 +665,20 @@ impl InfluxSink {
     }
 
     fn metric_id(&mut self, metric: &str) -> u32 {
-        if let Some(&id) = self.interner.metrics.get(metric) {
+        let it = &mut self.interner;
+        let guess = it.next_metric as usize;
+        let id = match it.metric_names.get(guess) {
+            Some(name) if name == metric => Some(guess as u32),
+            _ => it.metrics.get(metric).copied(),
+        };
+        if let Some(id) = id {
+            it.next_metric = id + 1;
             return id;
         }
-        let id = self.interner.metrics.len() as u32;
-        self.interner.metrics.insert(metric.to_string(), id);
+        let id = it.metrics.len() as u32;
+        it.metrics.insert(metric.to_string(), id);
+        it.metric_names.push(metric.to_string());
+        it.next_metric = id + 1;
         self.raw.metrics.push((id, metric.to_string()));
         if !self.metrics.contains_key(metric) {
             let info = builtin_metric(metric).unwrap_or(MetricInfo {
