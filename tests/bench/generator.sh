@@ -111,6 +111,13 @@ PY
 done
 echo "(slo_req/s_ratio: slo's req/s / the tool's, > 1 = slo faster; slo_cpu_ratio: slo's CPU per request / the tool's, < 1 = slo cheaper)"
 
+# --- memory as the run grows: the same closed run, 4x as long ----------------------------
+sed "s/duration: ${DUR}s/duration: $((DUR * 4))s/" "$W/closed.yaml" >"$W/closed4.yaml"
+timed slo4 "$SLO" run "$W/closed4.yaml" --target "$URL" -q --run-id closed4 --store "$W/store"
+n4=$("$SLO" runs show closed4 --format json --store "$W/store" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["summary"]["http_reqs"]["count"]))')
+read -r _ _ _ rss4 <"$W/slo4.time"
+python3 -c "import sys; n1, r1, n4, r4 = map(int, sys.argv[1:]); print(f'slo peak RSS (recording + end-of-test summary): {r1/1024:.0f} MiB after {n1:,} requests, {r4/1024:.0f} MiB after {n4:,} ({(r4-r1)*1024/max(n4-n1,1):.1f} bytes per extra request)')" "${REQS[slo]}" "${RSS[slo]}" "$n4" "$rss4"
+
 # --- open model: constant-arrival-rate --------------------------------------------------
 cat >"$W/open.yaml" <<EOF
 scenarios:

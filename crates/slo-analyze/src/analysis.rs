@@ -14,7 +14,7 @@ use crate::report::{
     CheckReport, CounterSummary, GaugeSummary, MetricSummary, PointTally, RangeInfo, RateSummary, RunInfo, SloResult, Tally,
     ThresholdResult, TrendSummary, WindowValue, WindowedResult, SCHEMA_VERSION,
 };
-use crate::sink::{percentile_sorted, Sink};
+use crate::sink::Sink;
 use crate::slo::{SloKind, SloSpec};
 use crate::verdict::{Unit, Verdict};
 use crate::window::WindowGrid;
@@ -436,8 +436,8 @@ fn observe(sink: &Sink, agg: Aggregation, duration_s: f64) -> Option<f64> {
         (Sink::Trend(t), Aggregation::Avg) => t.avg(),
         (Sink::Trend(t), Aggregation::Min) => t.min(),
         (Sink::Trend(t), Aggregation::Max) => t.max(),
-        (Sink::Trend(t), Aggregation::Med) => percentile_sorted(t.values(), 0.5),
-        (Sink::Trend(t), Aggregation::P(n)) => percentile_sorted(t.values(), n / 100.0),
+        (Sink::Trend(t), Aggregation::Med) => t.sorted_percentile(0.5),
+        (Sink::Trend(t), Aggregation::P(n)) => t.sorted_percentile(n / 100.0),
         (Sink::Rate(r), Aggregation::Rate) => r.rate(),
         (Sink::Counter(c), Aggregation::Count) => (c.samples > 0).then_some(c.sum),
         (Sink::Counter(c), Aggregation::Rate) => c.rate(duration_s),
@@ -925,20 +925,17 @@ impl Analysis {
     fn summarize(&self, info: &MetricInfo, sink: &Sink) -> MetricSummary {
         let unit = Unit::of_values(info.contains);
         match sink {
-            Sink::Trend(t) => {
-                let v = t.values();
-                MetricSummary::Trend(TrendSummary {
-                    unit,
-                    count: t.count(),
-                    avg: t.avg(),
-                    min: t.min(),
-                    med: percentile_sorted(v, 0.5),
-                    max: t.max(),
-                    p90: percentile_sorted(v, 90.0 / 100.0),
-                    p95: percentile_sorted(v, 95.0 / 100.0),
-                    p99: percentile_sorted(v, 99.0 / 100.0),
-                })
-            }
+            Sink::Trend(t) => MetricSummary::Trend(TrendSummary {
+                unit,
+                count: t.count(),
+                avg: t.avg(),
+                min: t.min(),
+                med: t.sorted_percentile(0.5),
+                max: t.max(),
+                p90: t.sorted_percentile(90.0 / 100.0),
+                p95: t.sorted_percentile(95.0 / 100.0),
+                p99: t.sorted_percentile(99.0 / 100.0),
+            }),
             Sink::Rate(r) => {
                 MetricSummary::Rate(RateSummary { unit: Unit::None, passes: r.trues, fails: r.falses(), total: r.total, value: r.rate() })
             }
@@ -1120,7 +1117,7 @@ impl Analysis {
                         budget = ErrorBudget::with_budget_ratio(r.total, r.trues, objective_good, budget_ratio);
                         budget.as_ref().map(|b| if spec.kind == SloKind::ErrorRate { b.error_ratio } else { b.good_ratio })
                     }
-                    (SloKind::Latency { percentile }, Sink::Trend(t)) => percentile_sorted(t.values(), percentile / 100.0),
+                    (SloKind::Latency { percentile }, Sink::Trend(t)) => t.sorted_percentile(percentile / 100.0),
                     (SloKind::Throughput, Sink::Counter(c)) => (span.length_s > 0.0).then(|| c.sum / span.length_s),
                     _ => None,
                 };

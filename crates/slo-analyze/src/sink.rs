@@ -36,21 +36,76 @@ pub fn percentile_sorted(sorted: &[f64], pct: f64) -> Option<f64> {
     }
 }
 
-/// A Trend: every value kept (milliseconds for time metrics, bytes for data metrics).
-#[derive(Debug, Clone, Default)]
+/// A Trend: every value kept (milliseconds for time metrics, bytes for data metrics),
+/// exactly, in bounded memory.
+///
+/// Values are kept in a list until it holds [`TrendSink::COMPACT_AT`] of them; from then
+/// on, whenever the list has doubled, it is turned into a count per distinct value if
+/// there are at most a third as many distinct values as values. A generator's latencies
+/// have nanosecond resolution, so their distinct values are bounded by the range they
+/// span, not by the run's length: a long run's trend stops growing. Percentiles over
+/// the counts equal those over the sorted list (the same ranks, the same arithmetic).
+#[derive(Debug, Clone)]
 pub struct TrendSink {
     values: Vec<f64>,
+    counted: Option<Counted>,
+    /// List length at which compacting is tried next.
+    next_check: usize,
     sum: f64,
     min: f64,
     max: f64,
     sorted: bool,
 }
 
+impl Default for TrendSink {
+    fn default() -> Self {
+        TrendSink { values: Vec::new(), counted: None, next_check: Self::COMPACT_AT, sum: 0.0, min: 0.0, max: 0.0, sorted: false }
+    }
+}
+
+/// Fibonacci hashing of the bit patterns of values (trusted keys).
+#[derive(Debug, Default, Clone, Copy)]
+struct BitsHasher(u64);
+
+impl std::hash::Hasher for BitsHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (v ^ (v >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31);
+    }
+}
+
+/// Counts per distinct value (by bit pattern), and once sorted, the distinct values in
+/// `f64::total_cmp` order with the number of values up to and including each.
+#[derive(Debug, Clone, Default)]
+struct Counted {
+    map: std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<BitsHasher>>,
+    n: u64,
+    cumulative: Vec<(f64, u64)>,
+}
+
+impl Counted {
+    /// The value of rank `r` (0-based) in sorted order; `cumulative` must be current.
+    fn at(&self, r: u64) -> f64 {
+        let i = self.cumulative.partition_point(|&(_, c)| c <= r);
+        self.cumulative[i.min(self.cumulative.len() - 1)].0
+    }
+}
+
 impl TrendSink {
+    /// Values kept as a plain list before compacting is first tried (2^20).
+    pub const COMPACT_AT: usize = 1 << 20;
+
     /// Adds one value (k6 `TrendSink.Add`).
     #[inline]
     pub fn add(&mut self, v: f64) {
-        if self.values.is_empty() {
+        if self.count() == 0 {
             self.min = v;
             self.max = v;
         } else {
@@ -61,14 +116,39 @@ impl TrendSink {
                 self.max = v;
             }
         }
-        self.values.push(v);
         self.sum += v;
         self.sorted = false;
+        match &mut self.counted {
+            Some(c) => {
+                *c.map.entry(v.to_bits()).or_insert(0) += 1;
+                c.n += 1;
+            }
+            None => {
+                self.values.push(v);
+                if self.values.len() >= self.next_check {
+                    self.try_compact();
+                }
+            }
+        }
+    }
+
+    fn try_compact(&mut self) {
+        let mut map: std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<BitsHasher>> = Default::default();
+        for v in &self.values {
+            *map.entry(v.to_bits()).or_insert(0) += 1;
+            if map.len() * 3 > self.values.len() {
+                // Mostly distinct values: a list is smaller; look again when it doubled.
+                self.next_check = self.values.len().saturating_mul(2);
+                return;
+            }
+        }
+        self.counted = Some(Counted { map, n: self.values.len() as u64, cumulative: Vec::new() });
+        self.values = Vec::new();
     }
 
     /// Number of values.
     pub fn count(&self) -> u64 {
-        self.values.len() as u64
+        self.counted.as_ref().map_or(self.values.len() as u64, |c| c.n)
     }
 
     /// Running sum in arrival order; 0 with no values.
@@ -78,26 +158,64 @@ impl TrendSink {
 
     /// `sum / count`, `None` with no values.
     pub fn avg(&self) -> Option<f64> {
-        (!self.values.is_empty()).then(|| self.sum / self.values.len() as f64)
+        (self.count() > 0).then(|| self.sum / self.count() as f64)
     }
 
     /// Smallest value, `None` with no values.
     pub fn min(&self) -> Option<f64> {
-        (!self.values.is_empty()).then_some(self.min)
+        (self.count() > 0).then_some(self.min)
     }
 
     /// Largest value, `None` with no values.
     pub fn max(&self) -> Option<f64> {
-        (!self.values.is_empty()).then_some(self.max)
+        (self.count() > 0).then_some(self.max)
     }
 
-    /// Sorts the kept values (once); needed before [`TrendSink::percentile`].
+    /// Whether the values are kept as counts per distinct value (see the type's docs).
+    pub fn is_compact(&self) -> bool {
+        self.counted.is_some()
+    }
+
+    /// Sorts the kept values (once); needed before [`TrendSink::sorted_percentile`].
     pub fn sort(&mut self) {
-        if !self.sorted {
+        if self.sorted {
+            return;
+        }
+        match &mut self.counted {
             // A radix sort: the same total order as `f64::total_cmp`, several times
             // faster than a comparison sort on the 10^5..10^8 values of a long run.
-            radsort::sort(&mut self.values);
-            self.sorted = true;
+            None => radsort::sort(&mut self.values),
+            Some(c) => {
+                let mut d: Vec<(f64, u64)> = c.map.iter().map(|(&b, &n)| (f64::from_bits(b), n)).collect();
+                d.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                let mut acc = 0;
+                for e in &mut d {
+                    acc += e.1;
+                    e.1 = acc;
+                }
+                c.cumulative = d;
+            }
+        }
+        self.sorted = true;
+    }
+
+    /// k6 percentile ([`percentile_sorted`]'s arithmetic), `pct` a fraction in `[0, 1]`,
+    /// of a sink already sorted with [`TrendSink::sort`] (not checked in release builds).
+    pub fn sorted_percentile(&self, pct: f64) -> Option<f64> {
+        debug_assert!(self.sorted || self.count() < 2, "TrendSink::sort first");
+        let Some(c) = &self.counted else { return percentile_sorted(&self.values, pct) };
+        match c.n {
+            0 => None,
+            1 => Some(c.at(0)),
+            n => {
+                let pct = if pct.is_nan() { 0.0 } else { pct.clamp(0.0, 1.0) };
+                let i = pct * (n as f64 - 1.0);
+                let lo = i.floor();
+                let j = c.at(lo as u64);
+                let k = c.at(i.ceil() as u64);
+                let f = i - lo;
+                Some(j + (k - j) * f)
+            }
         }
     }
 
@@ -105,17 +223,12 @@ impl TrendSink {
     /// first when needed.
     pub fn percentile(&mut self, pct: f64) -> Option<f64> {
         self.sort();
-        percentile_sorted(&self.values, pct)
+        self.sorted_percentile(pct)
     }
 
     /// k6 `med`: the percentile at 0.5.
     pub fn med(&mut self) -> Option<f64> {
         self.percentile(0.5)
-    }
-
-    /// The kept values (sorted after [`TrendSink::sort`], else in arrival order).
-    pub fn values(&self) -> &[f64] {
-        &self.values
     }
 }
 
@@ -290,7 +403,54 @@ mod tests {
         }
         t.sort();
         v.sort_unstable_by(f64::total_cmp);
-        assert_eq!(t.values().iter().map(|f| f.to_bits()).collect::<Vec<_>>(), v.iter().map(|f| f.to_bits()).collect::<Vec<_>>());
+        assert_eq!(t.values.iter().map(|f| f.to_bits()).collect::<Vec<_>>(), v.iter().map(|f| f.to_bits()).collect::<Vec<_>>());
+    }
+
+    /// A long run of nanosecond-resolution latencies turns into counts per distinct
+    /// value, and every statistic stays bit-identical to k6's arithmetic over the sorted
+    /// list; mostly distinct values stay a list.
+    #[test]
+    fn compact_trend_keeps_exact_percentiles() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // Tried at 2^20 values (too many distinct yet), compacted at 2^21.
+        let n = 2 * TrendSink::COMPACT_AT + 1000;
+        let mut t = TrendSink::default();
+        let mut all = Vec::with_capacity(n);
+        for i in 0..n {
+            // 0.2 to 0.7 ms in ns steps (500,000 possible values), a tail, and both zeros.
+            let v = match i % 1000 {
+                0 => -0.0,
+                1 => 0.0,
+                2 => 250.0 + (next() % 1000) as f64,
+                _ => (200_000 + next() % 500_000) as f64 / 1e6,
+            };
+            t.add(v);
+            all.push(v);
+        }
+        assert!(t.is_compact());
+        assert_eq!(t.count(), n as u64);
+        let sum: f64 = all.iter().sum();
+        assert_eq!(t.sum().to_bits(), sum.to_bits(), "running sum in arrival order");
+        all.sort_unstable_by(f64::total_cmp);
+        t.sort();
+        for p in [0.0, 0.001, 0.1, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 0.9999, 1.0] {
+            let want = percentile_sorted(&all, p).unwrap();
+            assert_eq!(t.sorted_percentile(p).unwrap().to_bits(), want.to_bits(), "p = {p}");
+        }
+        assert_eq!((t.min(), t.max()), (Some(all[0]), Some(all[n - 1])));
+
+        let mut d = TrendSink::default();
+        for i in 0..n {
+            d.add(i as f64 * 0.37);
+        }
+        assert!(!d.is_compact(), "distinct values stay a list");
+        assert_eq!(d.percentile(0.5), percentile_sorted(&(0..n).map(|i| i as f64 * 0.37).collect::<Vec<_>>(), 0.5));
     }
 
     #[test]
