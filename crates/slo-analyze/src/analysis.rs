@@ -3,7 +3,6 @@
 //! [`Analysis::finish`] judges thresholds and SLOs and summarizes every metric.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use slo_config::{Aggregation, MetricKey, MetricThresholds, Op, Threshold};
@@ -92,41 +91,7 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// FxHash (rustc's hasher): metric names are few and trusted, so a fast non-keyed hash
-/// is right for the per-point lookup.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
-        }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FxMap<K, V> = HashMap<K, V, slo_model::hash::FastBuildHasher>;
 
 /// Many points of one metric, for [`Analysis::push_column`]: row `r` of the batch has
 /// time `times[r]` (ns since the epoch), value `values[r]` and tag set `sets[r]`
@@ -1376,12 +1341,5 @@ mod tests {
         }
         assert_eq!(r.points.outside_range, 1);
         assert_eq!(r.range.start, "1970-01-01T00:00:10Z");
-    }
-
-    #[test]
-    fn fx_hash_distinguishes_names() {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        let b = BuildHasherDefault::<FxHasher>::default();
-        assert_ne!(b.hash_one("http_req_duration"), b.hash_one("http_req_waiting"));
     }
 }

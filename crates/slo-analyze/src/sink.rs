@@ -63,29 +63,11 @@ impl Default for TrendSink {
     }
 }
 
-/// Fibonacci hashing of the bit patterns of values (trusted keys).
-#[derive(Debug, Default, Clone, Copy)]
-struct BitsHasher(u64);
-
-impl std::hash::Hasher for BitsHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (v ^ (v >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31);
-    }
-}
-
 /// Counts per distinct value (by bit pattern), and once sorted, the distinct values in
 /// `f64::total_cmp` order with the number of values up to and including each.
 #[derive(Debug, Clone, Default)]
 struct Counted {
-    map: std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<BitsHasher>>,
+    map: std::collections::HashMap<u64, u64, slo_model::hash::FastBuildHasher>,
     n: u64,
     cumulative: Vec<(f64, u64)>,
 }
@@ -133,7 +115,7 @@ impl TrendSink {
     }
 
     fn try_compact(&mut self) {
-        let mut map: std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<BitsHasher>> = Default::default();
+        let mut map: std::collections::HashMap<u64, u64, slo_model::hash::FastBuildHasher> = Default::default();
         for v in &self.values {
             *map.entry(v.to_bits()).or_insert(0) += 1;
             if map.len() * 3 > self.values.len() {

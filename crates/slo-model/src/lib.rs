@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod duration;
+pub mod hash;
 pub mod metric;
 pub mod redact;
 pub mod run;

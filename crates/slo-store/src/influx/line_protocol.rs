@@ -333,33 +333,11 @@ pub struct UniqueTimestamps {
     empty_tags: HashMap<String, BTreeSet<String>>,
 }
 
-/// Mixes trusted integer keys (timestamps, ids) for hash maps (Fibonacci hashing): much
-/// cheaper than the default SipHash, which guards against keys an attacker picks.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_i64(&mut self, t: i64) {
-        self.write_u64(t as u64);
-    }
-    fn write_u64(&mut self, t: u64) {
-        self.0 = t.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
-    }
-}
-
 #[derive(Debug, Default)]
 struct SeriesTimes {
     max: i64,
     /// Timestamps written within the window.
-    taken: std::collections::HashSet<i64, std::hash::BuildHasherDefault<IdHasher>>,
+    taken: std::collections::HashSet<i64, slo_model::hash::FastBuildHasher>,
     /// The same, in the order written; the front is forgotten once older than the window.
     order: VecDeque<i64>,
 }

@@ -22,7 +22,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::hash::BuildHasherDefault;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +37,7 @@ use slo_model::{builtin_metric, MetricInfo, MetricType, RunMeta, RunStatus, Valu
 
 use super::client::{Client, WriteResult};
 use super::config::InfluxConfig;
-use super::line_protocol::{escape_key, escape_string_field, fnv1a, IdHasher, LineEncoder, SeriesParts};
+use super::line_protocol::{escape_key, escape_string_field, fnv1a, LineEncoder, SeriesParts};
 use super::{InfluxError, REGISTRY_MEASUREMENT};
 
 /// Where raw points go while a run is recorded. Writing never blocks on the network and
@@ -296,7 +295,7 @@ struct Interner {
     /// order every time, so this guess saves the hash lookup.
     next_metric: u32,
     sets: Vec<Vec<(String, String)>>,
-    by_hash: HashMap<u64, Vec<u32>, BuildHasherDefault<IdHasher>>,
+    by_hash: HashMap<u64, Vec<u32>, slo_model::hash::FastBuildHasher>,
     last: Option<u32>,
 }
 
@@ -324,7 +323,7 @@ struct Encoder {
     enc: LineEncoder,
     metrics: Vec<String>,
     sets: Vec<Vec<(String, String)>>,
-    series: HashMap<u64, SeriesParts, BuildHasherDefault<IdHasher>>,
+    series: HashMap<u64, SeriesParts, slo_model::hash::FastBuildHasher>,
     buf: String,
     buf_points: u64,
     batch_points: u64,
