@@ -48,8 +48,8 @@ pub fn percentile_sorted(sorted: &[f64], pct: f64) -> Option<f64> {
 #[derive(Debug, Clone)]
 pub struct TrendSink {
     values: Vec<f64>,
-    counted: Option<Counted>,
-    /// List length at which compacting is tried next.
+    counted: Option<Box<Counted>>,
+    /// List length at which compacting is tried next; 0 once compacted.
     next_check: usize,
     sum: f64,
     min: f64,
@@ -87,33 +87,45 @@ impl TrendSink {
     /// Adds one value (k6 `TrendSink.Add`).
     #[inline]
     pub fn add(&mut self, v: f64) {
-        if self.count() == 0 {
-            self.min = v;
-            self.max = v;
-        } else {
-            if v < self.min {
-                self.min = v;
-            }
-            if v > self.max {
-                self.max = v;
-            }
-        }
         self.sum += v;
         self.sorted = false;
-        match &mut self.counted {
-            Some(c) => {
-                *c.map.entry(v.to_bits()).or_insert(0) += 1;
-                c.n += 1;
-            }
-            None => {
-                self.values.push(v);
-                if self.values.len() >= self.next_check {
-                    self.try_compact();
+        // The list (`next_check` is 0 once compacted): the hot path.
+        if self.values.len() < self.next_check {
+            if self.values.is_empty() {
+                self.min = v;
+                self.max = v;
+            } else {
+                if v < self.min {
+                    self.min = v;
+                }
+                if v > self.max {
+                    self.max = v;
                 }
             }
+            self.values.push(v);
+            if self.values.len() == self.next_check {
+                self.try_compact();
+            }
+            return;
+        }
+        self.add_counted(v);
+    }
+
+    #[cold]
+    fn add_counted(&mut self, v: f64) {
+        if v < self.min {
+            self.min = v;
+        }
+        if v > self.max {
+            self.max = v;
+        }
+        if let Some(c) = &mut self.counted {
+            *c.map.entry(v.to_bits()).or_insert(0) += 1;
+            c.n += 1;
         }
     }
 
+    #[cold]
     fn try_compact(&mut self) {
         let mut map: std::collections::HashMap<u64, u64, slo_model::hash::FastBuildHasher> = Default::default();
         for v in &self.values {
@@ -124,8 +136,9 @@ impl TrendSink {
                 return;
             }
         }
-        self.counted = Some(Counted { map, n: self.values.len() as u64, cumulative: Vec::new() });
+        self.counted = Some(Box::new(Counted { map, n: self.values.len() as u64, cumulative: Vec::new() }));
         self.values = Vec::new();
+        self.next_check = 0;
     }
 
     /// Number of values.
