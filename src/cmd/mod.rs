@@ -56,7 +56,7 @@ pub fn store_result<T>(r: Result<T, StoreError>) -> anyhow::Result<T> {
 pub fn open_store_to_read(dir: &Path) -> anyhow::Result<LocalStore> {
     if !dir.exists() || (dir.is_dir() && !dir.join("runs").is_dir()) {
         return Err(anyhow::anyhow!(
-            "--store {}: no store there (slo run and slo import create it; give --store DIR for another one)",
+            "store {} (--store or SLO_STORE): no store there (slo run and slo import create it; give --store DIR for another one)",
             dir.display()
         ))
         .exit_with(Exit::NoData);
@@ -68,9 +68,9 @@ pub fn open_store_to_read(dir: &Path) -> anyhow::Result<LocalStore> {
 /// a directory is a bad flag.
 pub fn open_store(dir: &Path) -> anyhow::Result<LocalStore> {
     if dir.exists() && !dir.is_dir() {
-        return Err(anyhow::anyhow!("--store {}: not a directory", dir.display())).exit_with(Exit::InvalidInput);
+        return Err(anyhow::anyhow!("store {} (--store or SLO_STORE): not a directory", dir.display())).exit_with(Exit::InvalidInput);
     }
-    store_result(LocalStore::open(dir)).with_context(|| format!("--store {}", dir.display()))
+    store_result(LocalStore::open(dir)).with_context(|| format!("store {} (--store or SLO_STORE)", dir.display()))
 }
 
 /// Scans a stored run and judges `thresholds` and `slos` over it. Only the tag columns
