@@ -16,10 +16,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// Longest response head accepted (status line plus headers), in bytes.
-const MAX_HEAD: usize = 64 * 1024;
-/// Most response headers accepted.
-const MAX_HEADERS: usize = 100;
+/// Longest response head accepted (status line plus headers), in bytes (Go's default,
+/// hence k6's, is 1 MB too).
+const MAX_HEAD: usize = 1 << 20;
+/// Response headers parsed without a heap allocation; a head with more is parsed again
+/// with room for as many as `MAX_HEAD` bytes can hold.
+const MAX_HEADERS: usize = 64;
 /// Read buffer growth step, in bytes.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -93,9 +95,10 @@ impl Fail {
 
 /// Byte counts and socket event times (ns since the run's base instant; 0 = not yet)
 /// of the request in progress. Kept in the slot so a timed-out request still reports
-/// what it sent and received.
+/// what it sent and received, and how long each phase took.
 #[derive(Default)]
 struct Trace {
+    connecting_ns: u64,
     first_write: u64,
     last_write: u64,
     first_read: u64,
@@ -103,12 +106,52 @@ struct Trace {
     read: u64,
 }
 
+impl Trace {
+    /// k6's phases in ms for a request that started at `start` and ended (or was cut
+    /// off) at `end`: blocked (start to first byte written: k6's GetConn to GotConn, so
+    /// the TCP connect is inside it), sending, waiting and receiving; the phases not
+    /// reached are 0 and the one in progress runs to `end`.
+    fn phases(&self, out: &mut Outcome, start: u64, end: u64) {
+        out.connecting_ms = ms(self.connecting_ns);
+        if self.first_write == 0 {
+            out.blocked_ms = ms(end.saturating_sub(start));
+            return;
+        }
+        let fw = self.first_write.max(start);
+        let lw = if self.last_write == 0 { end } else { self.last_write }.max(fw);
+        let fr = if self.first_read == 0 { end.max(lw) } else { self.first_read.max(lw) };
+        let end = end.max(fr);
+        out.blocked_ms = ms(fw - start);
+        out.sending_ms = ms(lw - fw);
+        out.waiting_ms = ms(fr - lw);
+        out.receiving_ms = ms(end - fr);
+        out.duration_ms = out.sending_ms + out.waiting_ms + out.receiving_ms;
+    }
+}
+
+/// How one request is sent and its response read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SendOpts {
+    /// The method was HEAD: the response has no body whatever its headers say.
+    pub head: bool,
+    /// The request said `Connection: close`: the connection ends after the response.
+    pub close: bool,
+    /// Keep the response body (captures and expectations read it).
+    pub keep_body: bool,
+}
+
+/// A connection idle for this long is checked for a close or stray bytes (a `408` some
+/// servers send before closing an idle connection) before it is reused.
+const IDLE_CHECK: Duration = Duration::from_millis(1);
+
 /// A VU's connection to one endpoint; reconnects after errors or `Connection: close`.
 /// After [`Slot::send`] the response head stays readable through [`Slot::header`] until
 /// the next request.
 #[derive(Default)]
 pub(crate) struct Slot {
     conn: Option<TcpStream>,
+    /// When the last response on `conn` ended.
+    idle_since: Option<Instant>,
     /// Response bytes: the head of the last response at the front, then unread data.
     rbuf: Vec<u8>,
     /// Header (name, value) byte ranges into `rbuf` of the last response head.
@@ -126,18 +169,15 @@ impl Slot {
             .and_then(|(_, v)| std::str::from_utf8(self.rbuf.get(v.clone())?).ok())
     }
 
-    /// Sends the serialized request `req` (`head_request`: the method was HEAD, so the
-    /// response has no body) and reads the whole response, keeping the body in `body`
-    /// when `keep_body`. Never fails: transport errors come back as status 0 plus a k6
-    /// error code; a request not answered within `timeout` gets k6's 1050. `base` is
-    /// the run's base instant for the socket trace.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends the serialized request `req` and reads the whole response, keeping the body
+    /// in `body` when `opts.keep_body`. Never fails: transport errors come back as status
+    /// 0 plus a k6 error code; a request not answered within `timeout` gets k6's 1050 with
+    /// the phases it reached. `base` is the run's base instant for the socket trace.
     pub(crate) async fn send(
         &mut self,
         addr: SocketAddr,
         req: &[u8],
-        head_request: bool,
-        keep_body: bool,
+        opts: SendOpts,
         body: &mut Vec<u8>,
         base: Instant,
         timeout: Duration,
@@ -145,20 +185,38 @@ impl Slot {
         let t0 = Instant::now();
         self.trace = Trace::default();
         self.headers.clear();
-        match tokio::time::timeout_at(t0 + timeout, self.send_inner(addr, req, head_request, keep_body, body, base, t0, timeout)).await {
+        match tokio::time::timeout_at(t0 + timeout, self.send_inner(addr, req, opts, body, base, t0, timeout)).await {
             Ok(o) => o,
             Err(_) => {
                 // The connection is in an unknown state: drop it.
                 self.conn = None;
                 self.headers.clear();
-                Outcome {
-                    error_code: error_code::REQUEST_TIMEOUT,
-                    duration_ms: ms((Instant::now() - t0).as_nanos() as u64),
-                    bytes_sent: self.trace.written,
-                    bytes_received: self.trace.read,
-                    ..Default::default()
+                let mut o = Outcome { error_code: error_code::REQUEST_TIMEOUT, ..Default::default() };
+                let now = ((Instant::now() - base).as_nanos() as u64).max(1);
+                self.trace.phases(&mut o, ((t0 - base).as_nanos() as u64).max(1), now);
+                if self.trace.first_write == 0 {
+                    o.duration_ms = ms(now.saturating_sub((t0 - base).as_nanos() as u64));
                 }
+                o.bytes_sent = self.trace.written;
+                o.bytes_received = self.trace.read;
+                o
             }
+        }
+    }
+
+    /// Drops the connection if the server closed it or sent bytes while it was idle.
+    fn check_idle(&mut self) {
+        let (Some(stream), Some(since)) = (&self.conn, self.idle_since) else { return };
+        if since.elapsed() < IDLE_CHECK {
+            return;
+        }
+        let mut probe = [0u8; 64];
+        // No system call unless the reactor saw the socket become readable.
+        match stream.try_read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // Closed, reset, or bytes no request asked for (a 408 before closing): the
+            // next request gets a fresh connection.
+            _ => self.conn = None,
         }
     }
 
@@ -167,8 +225,7 @@ impl Slot {
         &mut self,
         addr: SocketAddr,
         req: &[u8],
-        head_request: bool,
-        keep_body: bool,
+        opts: SendOpts,
         body: &mut Vec<u8>,
         base: Instant,
         t0: Instant,
@@ -177,7 +234,7 @@ impl Slot {
         let mut out = Outcome::default();
         body.clear();
         let now_ns = |t: Instant| ((t - base).as_nanos() as u64).max(1);
-        let mut connecting_ns = 0u64;
+        self.check_idle();
         let reused = self.conn.is_some();
         if !reused {
             let c0 = Instant::now();
@@ -186,7 +243,7 @@ impl Slot {
                 Ok(Err(e)) => Err(io_code(&e, true)),
                 Ok(Ok(s)) => Ok(s),
             };
-            connecting_ns = (Instant::now() - c0).as_nanos() as u64;
+            self.trace.connecting_ns = (Instant::now() - c0).as_nanos() as u64;
             match connected {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
@@ -194,7 +251,7 @@ impl Slot {
                 }
                 Err(code) => {
                     out.error_code = code;
-                    out.connecting_ms = ms(connecting_ns);
+                    out.connecting_ms = ms(self.trace.connecting_ns);
                     return out;
                 }
             }
@@ -207,29 +264,21 @@ impl Slot {
         let result = match wrote {
             Ok(()) => {
                 self.trace.written = req.len() as u64;
-                read_response(stream, &mut self.rbuf, &mut self.headers, &mut self.trace, base, head_request, keep_body, body).await
+                read_response(stream, &mut self.rbuf, &mut self.headers, &mut self.trace, base, opts, body).await
             }
             Err(e) => Err(Fail::Io(e)),
         };
-        let end = now_ns(Instant::now());
+        let end = Instant::now();
         out.bytes_sent = self.trace.written;
         out.bytes_received = self.trace.read;
         match result {
             Ok((status, keep_alive)) => {
-                if !keep_alive {
+                if keep_alive && !opts.close {
+                    self.idle_since = Some(end);
+                } else {
                     self.conn = None;
                 }
-                let start = now_ns(t0);
-                let fw = self.trace.first_write.max(start);
-                let lw = self.trace.last_write.max(fw);
-                let fr = self.trace.first_read.max(lw);
-                let end = end.max(fr);
-                out.connecting_ms = ms(connecting_ns);
-                out.blocked_ms = ms((fw - start).saturating_sub(connecting_ns));
-                out.sending_ms = ms(lw - fw);
-                out.waiting_ms = ms(fr - lw);
-                out.receiving_ms = ms(end - fr);
-                out.duration_ms = out.sending_ms + out.waiting_ms + out.receiving_ms;
+                self.trace.phases(&mut out, now_ns(t0), now_ns(end));
                 out.status = status;
                 out.error_code = error_code::for_status(status);
             }
@@ -237,9 +286,10 @@ impl Slot {
                 self.conn = None;
                 self.headers.clear();
                 out.error_code = f.code();
-                out.duration_ms = ms(end.saturating_sub(now_ns(t0)));
+                out.duration_ms = ms(now_ns(end).saturating_sub(now_ns(t0)));
                 // A reused connection the server closed while idle fails before any
-                // byte is read; like Go's transport (k6), the caller retries once.
+                // byte is read; like Go's transport (k6), the caller may retry once
+                // (an idempotent method only).
                 out.retryable = reused && self.trace.read == 0;
             }
         }
@@ -271,12 +321,12 @@ async fn read_response(
     headers: &mut Vec<(Range<usize>, Range<usize>)>,
     trace: &mut Trace,
     base: Instant,
-    head_request: bool,
-    keep_body: bool,
+    opts: SendOpts,
     body: &mut Vec<u8>,
 ) -> Result<(u16, bool), Fail> {
+    let keep_body = opts.keep_body;
     let head = loop {
-        match parse_head(rbuf, headers, head_request)? {
+        match parse_head(rbuf, headers, opts.head)? {
             Some(h) if (100..200).contains(&h.status) => {
                 rbuf.drain(..h.len);
                 headers.clear();
@@ -399,11 +449,37 @@ async fn read_response(
 fn parse_head(buf: &[u8], headers: &mut Vec<(Range<usize>, Range<usize>)>, head_request: bool) -> Result<Option<Head>, Fail> {
     let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut hs);
-    let len = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(Fail::Protocol),
-    };
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => frame(buf, &resp, len, headers, head_request).map(Some),
+        Ok(httparse::Status::Partial) => Ok(None),
+        // Rare: more headers than the stack array holds; parse again with more room, up
+        // to as many as a head of `MAX_HEAD` bytes can carry.
+        Err(httparse::Error::TooManyHeaders) => {
+            for room in [1024, MAX_HEAD / 4] {
+                let mut many = vec![httparse::EMPTY_HEADER; room];
+                let mut resp = httparse::Response::new(&mut many);
+                match resp.parse(buf) {
+                    Ok(httparse::Status::Complete(len)) => return frame(buf, &resp, len, headers, head_request).map(Some),
+                    Ok(httparse::Status::Partial) => return Ok(None),
+                    Err(httparse::Error::TooManyHeaders) => continue,
+                    Err(_) => return Err(Fail::Protocol),
+                }
+            }
+            Err(Fail::Protocol)
+        }
+        Err(_) => Err(Fail::Protocol),
+    }
+}
+
+/// The framing of a parsed response head `resp` of `len` bytes at the start of `buf`;
+/// fills `headers` with byte ranges into `buf`.
+fn frame(
+    buf: &[u8],
+    resp: &httparse::Response<'_, '_>,
+    len: usize,
+    headers: &mut Vec<(Range<usize>, Range<usize>)>,
+    head_request: bool,
+) -> Result<Head, Fail> {
     let status = resp.code.unwrap_or(0);
     let http10 = resp.version == Some(0);
     let mut keep_alive = !http10;
@@ -446,7 +522,7 @@ fn parse_head(buf: &[u8], headers: &mut Vec<(Range<usize>, Range<usize>)>, head_
     } else {
         Framing::UntilClose
     };
-    Ok(Some(Head { status, len, framing, keep_alive }))
+    Ok(Head { status, len, framing, keep_alive })
 }
 
 #[cfg(test)]
@@ -492,7 +568,8 @@ mod tests {
     async fn get(slot: &mut Slot, addr: SocketAddr, head: bool) -> (Outcome, String) {
         let mut body = Vec::new();
         let req = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
-        let o = slot.send(addr, req, head, true, &mut body, Instant::now(), Duration::from_secs(5)).await;
+        let o =
+            slot.send(addr, req, SendOpts { head, keep_body: true, close: false }, &mut body, Instant::now(), Duration::from_secs(5)).await;
         (o, String::from_utf8(body).unwrap())
     }
 
@@ -509,6 +586,8 @@ mod tests {
         let mut slot = Slot::default();
         let (o, b) = get(&mut slot, addr, false).await;
         assert_eq!((o.status, o.error_code, b.as_str()), (200, 0, "hello"));
+        // k6's blocked runs from GetConn to GotConn: the connect is inside it.
+        assert!(o.connecting_ms > 0.0 && o.blocked_ms >= o.connecting_ms, "{o:?}");
         assert_eq!(slot.header("x-a"), Some("1"));
         assert_eq!(o.bytes_received, 51);
         assert!(o.receiving_ms > 0.0, "body came in a second read");
@@ -547,6 +626,55 @@ mod tests {
         assert_eq!(o.bytes_received, 44);
     }
 
+    /// A server that answers, then while the connection is idle sends a `408` and closes
+    /// it (Apache does): the stray response is not taken for the next request's.
+    #[tokio::test]
+    async fn bytes_sent_while_idle_are_not_the_next_response() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let reply = |s: &'static str| s.as_bytes();
+            let (mut a, _) = l.accept().await.unwrap();
+            let mut b = [0u8; 4096];
+            let _ = a.read(&mut b).await.unwrap();
+            a.write_all(reply("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            a.write_all(reply("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")).await.unwrap();
+            drop(a);
+            let (mut c, _) = l.accept().await.unwrap();
+            let _ = c.read(&mut b).await.unwrap();
+            c.write_all(reply("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+        let mut slot = Slot::default();
+        let (o, b) = get(&mut slot, addr, false).await;
+        assert_eq!((o.status, b.as_str()), (200, "first"));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let (o, b) = get(&mut slot, addr, false).await;
+        assert_eq!((o.status, b.as_str()), (200, "second"));
+        assert!(o.connecting_ms > 0.0, "a fresh connection");
+    }
+
+    /// More headers than the stack array holds; `Connection: close` on the request ends
+    /// the connection after the response.
+    #[tokio::test]
+    async fn many_headers_and_request_close() {
+        let mut many = String::from("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+        for i in 0..300 {
+            many.push_str(&format!("X-H{i}: {i}\r\n"));
+        }
+        many.push_str("\r\nok");
+        let addr = server(vec![Box::leak(many.into_boxed_str()), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]).await;
+        let mut slot = Slot::default();
+        let mut body = Vec::new();
+        let opts = SendOpts { head: false, close: true, keep_body: true };
+        let o =
+            slot.send(addr, b"GET / HTTP/1.1\r\nconnection: close\r\n\r\n", opts, &mut body, Instant::now(), Duration::from_secs(5)).await;
+        assert_eq!((o.status, o.error_code), (200, 0));
+        assert_eq!(slot.header("x-h299"), Some("299"));
+        assert!(slot.conn.is_none(), "the request asked to close");
+    }
+
     #[tokio::test]
     async fn garbage_and_timeout() {
         let addr = server(vec!["SSH-2.0-OpenSSH\r\n\r\n"]).await;
@@ -562,8 +690,11 @@ mod tests {
         });
         let mut slot = Slot::default();
         let mut body = Vec::new();
-        let o = slot.send(addr, b"GET / HTTP/1.1\r\n\r\n", false, false, &mut body, Instant::now(), Duration::from_millis(100)).await;
+        let o =
+            slot.send(addr, b"GET / HTTP/1.1\r\n\r\n", SendOpts::default(), &mut body, Instant::now(), Duration::from_millis(100)).await;
         assert_eq!((o.status, o.error_code, o.bytes_sent), (0, error_code::REQUEST_TIMEOUT, 18));
-        assert!(o.duration_ms >= 100.0);
+        // The request was written and no answer came: the time went into waiting.
+        assert!(o.duration_ms >= 100.0 && o.waiting_ms >= 99.0, "{o:?}");
+        assert!((o.duration_ms - (o.sending_ms + o.waiting_ms + o.receiving_ms)).abs() < 1e-9);
     }
 }

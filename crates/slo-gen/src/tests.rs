@@ -334,6 +334,23 @@ fn echo_query_is_percent_encoded() {
     assert_eq!(srv.seen.lock().unwrap().queries, vec!["q=a%20b%26c".to_string()]);
 }
 
+/// A fragment never goes on the wire; a user `Transfer-Encoding` is left out (bodies are
+/// sent whole with `Content-Length`), so the POST still reaches the server intact; a
+/// header rendered with CR/LF fails the request (k6: error 1000) without sending it.
+#[test]
+fn fragments_transfer_encoding_and_bad_header_values() {
+    let srv = server();
+    let yaml = "config:\n  variables:\n    evil: [\"a\\r\\nX-Evil: 1\"]\nflows:\n  - flow:\n      - get: {url: '/echo?x=1#frag'}\n      - post: {url: /api/cart, json: {a: 1}, headers: {Transfer-Encoding: chunked}}\n      - get: {url: /bad, headers: {X-Token: '{{ evil }}'}}\n";
+    let (_, c) = run(plan(yaml, srv.addr, None));
+    let c = c.lock().unwrap();
+    let seen = srv.seen.lock().unwrap();
+    assert_eq!(seen.queries, vec!["x=1".to_string()]);
+    assert_eq!(seen.bodies, vec![r#"{"a":1}"#.to_string()]);
+    assert!(!seen.paths.contains_key("/bad"), "{:?}", seen.paths);
+    let codes: Vec<(u16, u32)> = c.requests.iter().map(|r| (r.status, r.error_code)).collect();
+    assert_eq!(codes, vec![(200, 0), (201, 0), (0, 1000)]);
+}
+
 #[test]
 fn connection_refused_is_status_0_with_k6_code() {
     let port = {

@@ -7,14 +7,15 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{CONTENT_LENGTH, HOST};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use slo_config::scenario::{Expect, PathStep, PayloadOrder};
+use slo_model::sample::error_code;
 use slo_model::{CheckSample, IterationSample, Method, RequestSample, SampleBatch, SampleTags};
 use tokio::time::Instant;
 
-use crate::http::Slot;
+use crate::http::{Outcome, SendOpts, Slot};
 use crate::plan::{CBody, CCaptureSource, CHeaderValue, CJson, CPart, CRequest, CStep, CTemplate};
 use crate::run::Shared;
 
@@ -28,6 +29,15 @@ struct Var {
     set: bool,
     raw: bool,
     text: String,
+}
+
+/// What serializing a request found.
+#[derive(Debug, Default, Clone, Copy)]
+struct Built {
+    /// A header value rendered with control characters: the request is not sent.
+    invalid_header: bool,
+    /// The request says `Connection: close`.
+    close: bool,
 }
 
 /// How an iteration ended.
@@ -198,10 +208,11 @@ impl Vu {
         std::mem::take(&mut self.capture_failed)
     }
 
-    /// Serializes request `r` into `self.wire` as HTTP/1.1 (RFC 9112): request line,
-    /// `host`, the step's headers (a user `host` replaces the default; `content-length`
-    /// is always computed), then the body.
-    fn build(&mut self, r: &CRequest) {
+    /// Serializes request `r` into `self.wire` as HTTP/1.1 (RFC 9112): request line
+    /// (without a `#fragment`, which never goes on the wire), `host`, the step's headers
+    /// (a user `host` replaces the default; `content-length` is always computed and a
+    /// user `transfer-encoding` left out, since bodies are sent whole), then the body.
+    fn build(&mut self, r: &CRequest) -> Built {
         // Field-disjoint borrows: the plan is read while the rng and scratch change,
         // so nothing shared is cloned per request.
         let plan: &crate::plan::Plan = &self.shared.plan;
@@ -220,6 +231,9 @@ impl Vu {
                 target_encode(scratch, w);
             }
         }
+        if let Some(i) = w[target..].iter().position(|&b| b == b'#') {
+            w.truncate(target + i);
+        }
         if w.len() == target {
             w.push(b'/');
         }
@@ -237,22 +251,28 @@ impl Vu {
         if !r.headers.iter().any(|(n, _)| n == HOST) {
             header(w, HOST.as_str(), ep.host_header.as_bytes());
         }
+        let mut built = Built::default();
         for (n, v) in &r.headers {
-            if n == CONTENT_LENGTH {
+            if n == CONTENT_LENGTH || n == TRANSFER_ENCODING {
                 continue;
             }
-            match v {
-                CHeaderValue::Static(v) => header(w, n.as_str(), v.as_bytes()),
+            let value: &[u8] = match v {
+                CHeaderValue::Static(v) => v.as_bytes(),
                 CHeaderValue::Template(t) => {
                     scratch.clear();
                     render(rng, vars, t, scratch);
                     // A rendered value with control characters would split the head:
-                    // the header is left out, as an invalid value was before.
-                    if !scratch.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
-                        header(w, n.as_str(), scratch.as_bytes());
+                    // the request is not sent (Go's client, hence k6, refuses it too).
+                    if scratch.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+                        built.invalid_header = true;
                     }
+                    scratch.as_bytes()
                 }
+            };
+            if n == CONNECTION && value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")) {
+                built.close = true;
             }
+            header(w, n.as_str(), value);
         }
         scratch.clear();
         let body: &[u8] = match &r.body {
@@ -273,6 +293,7 @@ impl Vu {
         }
         w.extend_from_slice(b"\r\n");
         w.extend_from_slice(body);
+        built
     }
 
     /// Sends one request step, records its sample and checks, applies captures.
@@ -283,13 +304,19 @@ impl Vu {
         // One stamp for the request's points and one more per check (see Shared::stamp).
         let stamps = 1 + r.expects.len() as u64;
         let mut time_ns = self.shared.stamp(Instant::now(), stamps);
-        self.build(r);
-        let head_request = matches!(r.method, Method::Head);
+        let built = self.build(r);
+        let opts = SendOpts { head: matches!(r.method, Method::Head), close: built.close, keep_body: r.needs_body };
         let slot = &mut self.slots[r.endpoint];
-        let mut out = slot.send(addr, &self.wire, head_request, r.needs_body, &mut body, base, timeout).await;
-        if out.retryable {
+        let mut out = if built.invalid_header {
+            Outcome { error_code: error_code::GENERIC, ..Default::default() }
+        } else {
+            slot.send(addr, &self.wire, opts, &mut body, base, timeout).await
+        };
+        // Go's transport (k6) sends a request again on a fresh connection only when the
+        // reused one failed before any response byte and the method is idempotent.
+        if out.retryable && replayable(r.method) {
             time_ns = self.shared.stamp(Instant::now(), stamps);
-            out = slot.send(addr, &self.wire, head_request, r.needs_body, &mut body, base, timeout).await;
+            out = slot.send(addr, &self.wire, opts, &mut body, base, timeout).await;
         }
         let slot = &self.slots[r.endpoint];
         let expected = slo_model::default_expected_status(out.status);
@@ -456,6 +483,13 @@ fn json_escape(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Whether a request may be sent again after its reused connection failed before any
+/// response byte: only methods safe to repeat (Go's `http.Transport`, hence k6, has the
+/// same rule), so a POST the server may have acted on is never sent twice.
+fn replayable(m: Method) -> bool {
+    matches!(m, Method::Get | Method::Head | Method::Options)
+}
+
 /// Appends `name: value` and CRLF.
 fn header(w: &mut Vec<u8>, name: &str, value: &[u8]) {
     w.extend_from_slice(name.as_bytes());
@@ -491,6 +525,12 @@ fn target_encode(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_safe_methods_are_replayed() {
+        assert!(replayable(Method::Get) && replayable(Method::Head) && replayable(Method::Options));
+        assert!(!replayable(Method::Post) && !replayable(Method::Put) && !replayable(Method::Patch) && !replayable(Method::Delete));
+    }
 
     #[test]
     fn escapes() {
