@@ -3,7 +3,7 @@
 //! and a [`StopHandle`] for Ctrl-C.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -135,6 +135,8 @@ pub(crate) struct Shared {
     last_stamp: AtomicI64,
     pub seed: u64,
     batch: Mutex<SampleBatch>,
+    /// Every VU's sample buffer, which the collector empties each tick.
+    vu_buffers: Mutex<Vec<Weak<Mutex<SampleBatch>>>>,
     state: AtomicU8,
     stop_tx: watch::Sender<u8>,
     pub payload_cursor: Vec<AtomicU64>,
@@ -228,7 +230,25 @@ impl Shared {
     fn new_vu(self: &Arc<Self>) -> Vu {
         let id = self.next_vu.fetch_add(1, Relaxed);
         self.max_vus.fetch_add(1, Relaxed);
-        Vu::new(id, self.clone())
+        let local = Arc::new(Mutex::new(SampleBatch::default()));
+        self.vu_buffers.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&local));
+        Vu::new(id, self.clone(), local)
+    }
+
+    /// Moves every VU's buffered samples into the batch being filled (VUs that ended
+    /// handed theirs over already and are forgotten).
+    fn take_vu_samples(&self) {
+        let mut taken = SampleBatch::default();
+        self.vu_buffers.lock().unwrap_or_else(|e| e.into_inner()).retain(|w| match w.upgrade() {
+            Some(local) => {
+                taken.append(&mut local.lock().unwrap_or_else(|e| e.into_inner()));
+                true
+            }
+            None => false,
+        });
+        if !taken.is_empty() {
+            self.push(&mut taken);
+        }
     }
 }
 
@@ -283,6 +303,7 @@ impl Run {
             last_stamp: AtomicI64::new(i64::MIN),
             seed: wall_base_ns as u64,
             batch: Mutex::new(SampleBatch::default()),
+            vu_buffers: Mutex::new(Vec::new()),
             state: AtomicU8::new(RUNNING),
             stop_tx,
             active_vus: AtomicU32::new(0),
@@ -616,6 +637,7 @@ fn collect(
                 false
             }
         };
+        shared.take_vu_samples();
         {
             let mut b = shared.batch.lock().unwrap_or_else(|e| e.into_inner());
             std::mem::swap(&mut *b, &mut spare);

@@ -72,6 +72,10 @@ async fn handle(req: Request<hyper::body::Incoming>, seen: Arc<Mutex<Seen>>) -> 
             tokio::time::sleep(Duration::from_millis(200)).await;
             (200, "slow".into())
         }
+        "/slower" => {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            (200, "slower".into())
+        }
         "/echo" => (200, pq),
         "/missing" => (404, "no".into()),
         p if p.starts_with("/api/products/") => (200, format!(r#"{{"id":{}}}"#, &p[14..])),
@@ -124,6 +128,8 @@ struct Collected {
     points: u64,
     /// (metric, time_ns) of every point.
     stamps: Vec<(String, i64)>,
+    /// When each batch arrived and how many requests it held.
+    arrivals: Vec<(std::time::Instant, usize)>,
 }
 
 #[derive(Clone, Default)]
@@ -138,6 +144,7 @@ impl SampleSink for TestSink {
         c.dropped += b.dropped.iter().map(|d| d.count).sum::<u64>();
         c.vus.extend(b.vus.iter().map(|v| (v.vus, v.vus_max)));
         c.batches += 1;
+        c.arrivals.push((std::time::Instant::now(), b.requests.len()));
         let mut n = 0;
         let mut stamps = Vec::new();
         b.for_each_point(|m, t, _, _| {
@@ -349,6 +356,25 @@ fn fragments_transfer_encoding_and_bad_header_values() {
     assert!(!seen.paths.contains_key("/bad"), "{:?}", seen.paths);
     let codes: Vec<(u16, u32)> = c.requests.iter().map(|r| (r.status, r.error_code)).collect();
     assert_eq!(codes, vec![(200, 0), (201, 0), (0, 1000)]);
+}
+
+/// Requests that finished reach the sink within the collector's second even while the
+/// VU waits on a slow one (so `kill -9` loses at most the last second).
+#[test]
+fn finished_requests_are_not_held_back_by_a_slow_one() {
+    let srv = server();
+    let t0 = std::time::Instant::now();
+    let (s, c) = run(plan(
+        "scenarios:\n  a: {executor: per-vu-iterations, vus: 1, iterations: 1}\nflows:\n  - flow:\n      - get: {url: /one}\n      - get: {url: /two}\n      - get: {url: /slower}\n",
+        srv.addr,
+        None,
+    ));
+    assert_eq!(s.requests, 3);
+    let c = c.lock().unwrap();
+    // /slower takes 2.5 s; the first two requests arrive with the collector's first or
+    // second tick, well before it ends.
+    let early: usize = c.arrivals.iter().filter(|(t, _)| *t - t0 < Duration::from_millis(2300)).map(|(_, n)| n).sum();
+    assert_eq!(early, 2, "{:?}", c.arrivals.iter().map(|(t, n)| (*t - t0, *n)).collect::<Vec<_>>());
 }
 
 #[test]

@@ -4,8 +4,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use rand::rngs::SmallRng;
@@ -18,11 +17,6 @@ use tokio::time::Instant;
 use crate::http::{Outcome, SendOpts, Slot};
 use crate::plan::{CBody, CCaptureSource, CHeaderValue, CJson, CPart, CRequest, CStep, CTemplate};
 use crate::run::Shared;
-
-/// Local buffer size after which a VU hands its samples to the shared batch.
-const LOCAL_FLUSH: usize = 256;
-/// Longest a sample waits in a VU's local buffer.
-const LOCAL_MAX_AGE: Duration = Duration::from_millis(200);
 
 #[derive(Default, Clone)]
 struct Var {
@@ -58,14 +52,16 @@ pub(crate) struct Vu {
     /// The serialized request being sent.
     wire: Vec<u8>,
     scratch: String,
-    local: SampleBatch,
-    first_buffered: Option<Instant>,
+    /// This VU's samples since the collector last took them (it does every tick, even
+    /// while a request is in flight, so a slow request holds back nothing finished).
+    local: Arc<Mutex<SampleBatch>>,
     capture_failed: bool,
     shared: Arc<Shared>,
 }
 
 impl Vu {
-    pub fn new(id: u32, shared: Arc<Shared>) -> Vu {
+    /// A VU whose samples go into `local` (registered with the collector by the caller).
+    pub fn new(id: u32, shared: Arc<Shared>, local: Arc<Mutex<SampleBatch>>) -> Vu {
         let plan = &shared.plan;
         Vu {
             id,
@@ -76,28 +72,22 @@ impl Vu {
             body: Vec::new(),
             wire: Vec::new(),
             scratch: String::new(),
-            local: SampleBatch::default(),
-            first_buffered: None,
+            local,
             capture_failed: false,
             shared,
         }
     }
 
-    /// Hands buffered samples to the shared batch.
+    /// Hands buffered samples to the shared batch now (a VU that ends or pauses).
     pub fn flush(&mut self) {
-        if self.local.is_empty() {
-            return;
+        let mut taken = std::mem::take(&mut *self.local.lock().unwrap_or_else(|e| e.into_inner()));
+        if !taken.is_empty() {
+            self.shared.push(&mut taken);
         }
-        self.shared.push(&mut self.local);
-        self.first_buffered = None;
     }
 
-    fn buffered(&mut self) {
-        let now = Instant::now();
-        let first = *self.first_buffered.get_or_insert(now);
-        if self.local.requests.len() >= LOCAL_FLUSH || now - first >= LOCAL_MAX_AGE {
-            self.flush();
-        }
+    fn local(&self) -> std::sync::MutexGuard<'_, SampleBatch> {
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn stopping(&self) -> bool {
@@ -145,7 +135,7 @@ impl Vu {
         let end = self.steps(&plan.flows[flow_idx].steps, &tags, lag_ms).await;
         if matches!(end, IterEnd::Done) {
             let now = Instant::now();
-            self.local.iterations.push(IterationSample {
+            self.local().iterations.push(IterationSample {
                 time_ns: shared.stamp(now, 1),
                 tags,
                 duration_ms: (now - start).as_secs_f64() * 1e3,
@@ -153,7 +143,6 @@ impl Vu {
             });
         }
         self.iteration += 1;
-        self.buffered();
         end
     }
 
@@ -320,7 +309,8 @@ impl Vu {
         }
         let slot = &self.slots[r.endpoint];
         let expected = slo_model::default_expected_status(out.status);
-        self.local.requests.push(RequestSample {
+        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        local.requests.push(RequestSample {
             time_ns,
             tags: tags.clone(),
             name: r.name.clone(),
@@ -352,8 +342,9 @@ impl Vu {
                 Expect::HasProperty(p) => parsed.as_ref().is_some_and(|v| v.get(p).is_some()),
                 Expect::HasHeader(_) => e.header.as_ref().is_some_and(|n| slot.header(n.as_str()).is_some()),
             };
-            self.local.checks.push(CheckSample { time_ns: time_ns + i as i64, tags: tags.clone(), name: e.check_name.clone(), pass });
+            local.checks.push(CheckSample { time_ns: time_ns + i as i64, tags: tags.clone(), name: e.check_name.clone(), pass });
         }
+        drop(local);
         let mut ok = true;
         for c in &r.captures {
             let var = &mut self.vars[c.slot];
@@ -395,7 +386,6 @@ impl Vu {
             ok &= var.set;
         }
         self.body = body;
-        self.buffered();
         ok
     }
 }
@@ -519,6 +509,13 @@ fn target_encode(s: &str, out: &mut Vec<u8>) {
         } else {
             out.push(b);
         }
+    }
+}
+
+impl Drop for Vu {
+    /// A VU cut off (an aborted run) still hands over what it recorded.
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
