@@ -651,14 +651,20 @@ fn sigint_install() -> anyhow::Result<()> {
                     }
                 };
                 rt.block_on(async move {
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
-                        Ok(mut s) => {
+                    use tokio::signal::unix::{signal, SignalKind};
+                    // SIGTERM (`timeout`, `docker stop`, CI runners) stops a run as Ctrl-C does.
+                    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+                        (Ok(mut int), Ok(mut term)) => {
                             let _ = tx.send(Ok(()));
-                            while s.recv().await.is_some() {
+                            loop {
+                                tokio::select! {
+                                    s = int.recv() => if s.is_none() { break },
+                                    s = term.recv() => if s.is_none() { break },
+                                }
                                 SIGINTS.fetch_add(1, Ordering::SeqCst);
                             }
                         }
-                        Err(e) => {
+                        (Err(e), _) | (_, Err(e)) => {
                             let _ = tx.send(Err(e.to_string()));
                         }
                     }

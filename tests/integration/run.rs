@@ -373,28 +373,32 @@ fn unreachable_target_records_transport_errors() {
     }
 }
 
+/// Ctrl-C, and SIGTERM (what `timeout`, `docker stop` and CI runners send), stop the run
+/// gracefully: exit 130, the run marked interrupted, every answered request recorded.
 #[test]
-fn ctrl_c_stops_gracefully_with_130() {
-    let srv = target();
-    let s = Scratch::new();
-    let store = s.store();
-    let f = write(
-        &s,
-        "cvus.yaml",
-        "scenarios:\n  c: {executor: constant-vus, vus: 3, duration: 60s}\nflows:\n  - flow:\n      - get: {url: /health}\n      - think: 0.01\n",
-    );
-    let child = spawn_run(&store, &f, &srv.url());
-    std::thread::sleep(Duration::from_secs(2));
-    signal(&child, "-INT");
-    let o = wait_bounded(child, Duration::from_secs(10));
-    assert_eq!(o.status.code(), Some(130), "{}", String::from_utf8_lossy(&o.stderr));
-    let r = runs(&store);
-    assert_eq!(r[0]["state"], "interrupted");
-    let id = r[0]["id"].as_str().unwrap().to_string();
-    let recorded = count(&metrics(&store, &id), "http_reqs");
-    // graceful: every request the target answered was recorded
-    assert_eq!(recorded, srv.stats().total as f64);
-    assert!(recorded > 10.0);
+fn ctrl_c_and_sigterm_stop_gracefully_with_130() {
+    for sig in ["-INT", "-TERM"] {
+        let srv = target();
+        let s = Scratch::new();
+        let store = s.store();
+        let f = write(
+            &s,
+            "cvus.yaml",
+            "scenarios:\n  c: {executor: constant-vus, vus: 3, duration: 60s}\nflows:\n  - flow:\n      - get: {url: /health}\n      - think: 0.01\n",
+        );
+        let child = spawn_run(&store, &f, &srv.url());
+        std::thread::sleep(Duration::from_secs(2));
+        signal(&child, sig);
+        let o = wait_bounded(child, Duration::from_secs(10));
+        assert_eq!(o.status.code(), Some(130), "{sig}: {}", String::from_utf8_lossy(&o.stderr));
+        let r = runs(&store);
+        assert_eq!(r[0]["state"], "interrupted", "{sig}");
+        let id = r[0]["id"].as_str().unwrap().to_string();
+        let recorded = count(&metrics(&store, &id), "http_reqs");
+        // graceful: every request the target answered was recorded
+        assert_eq!(recorded, srv.stats().total as f64, "{sig}");
+        assert!(recorded > 10.0, "{sig}");
+    }
 }
 
 #[test]
