@@ -278,6 +278,12 @@ fn end_of_test_summary(r: &CheckReport, s: &Summary) -> String {
         s.duration.as_secs_f64(),
         if s.interrupted { " (stopped early)" } else { "" }
     ));
+    if s.captures_failed > 0 {
+        out.push_str(&format!(
+            "  {} iterations ended early: a capture found nothing (as in Artillery, the rest of the flow is skipped)\n",
+            s.captures_failed
+        ));
+    }
     out
 }
 

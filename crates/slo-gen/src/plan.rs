@@ -17,8 +17,8 @@ use crate::schedule::Segment;
 /// Why a plan could not be built. Messages name the flag or the file position.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// A target host other than 127.0.0.1, localhost or [::1] without `allow_remote`.
-    #[error("{at}: target host {host:?} refused: slo run only sends traffic to 127.0.0.1, localhost or [::1] (safety default); pass --target http://127.0.0.1:PORT")]
+    /// A target host off the loopback (127.0.0.0/8, localhost, [::1]) without `allow_remote`.
+    #[error("{at}: target host {host:?} refused: slo run only sends traffic to the loopback (127.0.0.0/8, localhost, [::1]; safety default); pass --target http://127.0.0.1:PORT")]
     RemoteTarget {
         /// Where the URL came from (`--target` or file:line:col).
         at: String,
@@ -385,10 +385,14 @@ impl Compiler {
         } else {
             return Err(bad("expected http://host[:port][/path]"));
         };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        let (authority, path) = match rest.find(['/', '?', '#']) {
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].trim_end_matches('/')),
+            Some(_) => return Err(bad("a target takes no query or fragment (put `?…` in a step's url or qs)")),
             None => (rest, ""),
         };
+        if path.contains(['?', '#']) {
+            return Err(bad("a target takes no query or fragment (put `?…` in a step's url or qs)"));
+        }
         if authority.contains('@') {
             return Err(bad("credentials in URLs are not supported"));
         }
@@ -512,9 +516,11 @@ impl Compiler {
                     let (endpoint, path) = if lower.starts_with("http://") || lower.starts_with("https://") {
                         // absolute: split scheme://authority from the path template
                         let after = r.url_source.find("://").map(|i| i + 3).unwrap_or(0);
-                        let slash = r.url_source[after..].find('/').map(|i| i + after).unwrap_or(r.url_source.len());
+                        let slash = r.url_source[after..].find(['/', '?', '#']).map(|i| i + after).unwrap_or(r.url_source.len());
                         let ep = self.endpoint(&r.url_source[..slash], &r.location.to_string())?;
-                        let path = slo_config::scenario::parse_template(&r.url_source[slash..]).unwrap_or_default();
+                        let rest = &r.url_source[slash..];
+                        let rest = if rest.starts_with('/') || rest.is_empty() { rest.to_string() } else { format!("/{rest}") };
+                        let path = slo_config::scenario::parse_template(&rest).unwrap_or_default();
                         (ep, path)
                     } else {
                         let Some(ep) = default_target else {

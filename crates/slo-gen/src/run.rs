@@ -120,6 +120,9 @@ pub struct Summary {
     pub vus_max: u32,
     /// Stopped early by [`StopHandle::stop`] or [`StopHandle::abort`].
     pub interrupted: bool,
+    /// Iterations that ended early because a `capture` found nothing (Artillery ends
+    /// the user's scenario there).
+    pub captures_failed: u64,
 }
 
 const RUNNING: u8 = 0;
@@ -143,6 +146,8 @@ pub(crate) struct Shared {
     active_vus: AtomicU32,
     max_vus: AtomicU32,
     dropped: Vec<AtomicU64>,
+    /// Iterations ended by a failed capture.
+    pub captures_failed: AtomicU64,
     next_vu: AtomicU32,
 }
 
@@ -309,6 +314,7 @@ impl Run {
             active_vus: AtomicU32::new(0),
             max_vus: AtomicU32::new(0),
             dropped: (0..n_scen).map(|_| AtomicU64::new(0)).collect(),
+            captures_failed: AtomicU64::new(0),
             next_vu: AtomicU32::new(1),
         });
         let progress = Arc::new(Mutex::new(Progress { total: shared.plan.scheduled_duration(), ..Default::default() }));
@@ -414,6 +420,7 @@ fn drive(
         duration: end - shared.base,
         vus_max: shared.max_vus.load(Relaxed),
         interrupted: shared.stopping(),
+        captures_failed: shared.captures_failed.load(Relaxed),
         ..totals
     })
 }

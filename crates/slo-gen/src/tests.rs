@@ -347,15 +347,16 @@ fn echo_query_is_percent_encoded() {
 #[test]
 fn fragments_transfer_encoding_and_bad_header_values() {
     let srv = server();
-    let yaml = "config:\n  variables:\n    evil: [\"a\\r\\nX-Evil: 1\"]\nflows:\n  - flow:\n      - get: {url: '/echo?x=1#frag'}\n      - post: {url: /api/cart, json: {a: 1}, headers: {Transfer-Encoding: chunked}}\n      - get: {url: /bad, headers: {X-Token: '{{ evil }}'}}\n";
-    let (_, c) = run(plan(yaml, srv.addr, None));
+    let yaml = format!("config:\n  variables:\n    evil: [\"a\\r\\nX-Evil: 1\"]\nflows:\n  - flow:\n      - get: {{url: '/echo?x=1#frag'}}\n      - get: {{url: 'http://{}?y=2'}}\n",srv.addr) + "      - post: {url: /api/cart, json: {a: 1}, headers: {Transfer-Encoding: chunked}}\n      - get: {url: /bad, headers: {X-Token: '{{ evil }}'}}\n";
+    let (_, c) = run(plan(&yaml, srv.addr, None));
     let c = c.lock().unwrap();
     let seen = srv.seen.lock().unwrap();
-    assert_eq!(seen.queries, vec!["x=1".to_string()]);
+    // An absolute step URL with a query and no path asks for `/?y=2`.
+    assert_eq!(seen.queries, vec!["x=1".to_string(), "y=2".to_string()]);
     assert_eq!(seen.bodies, vec![r#"{"a":1}"#.to_string()]);
     assert!(!seen.paths.contains_key("/bad"), "{:?}", seen.paths);
     let codes: Vec<(u16, u32)> = c.requests.iter().map(|r| (r.status, r.error_code)).collect();
-    assert_eq!(codes, vec![(200, 0), (201, 0), (0, 1000)]);
+    assert_eq!(codes, vec![(200, 0), (200, 0), (201, 0), (0, 1000)]);
 }
 
 /// Requests that finished reach the sink within the collector's second even while the
@@ -375,6 +376,20 @@ fn finished_requests_are_not_held_back_by_a_slow_one() {
     // second tick, well before it ends.
     let early: usize = c.arrivals.iter().filter(|(t, _)| *t - t0 < Duration::from_millis(2300)).map(|(_, n)| n).sum();
     assert_eq!(early, 2, "{:?}", c.arrivals.iter().map(|(t, n)| (*t - t0, *n)).collect::<Vec<_>>());
+}
+
+/// A capture that finds nothing ends the iteration (Artillery), and the summary says how
+/// many did.
+#[test]
+fn failed_captures_are_counted() {
+    let srv = server();
+    let (s, _) = run(plan(
+        "scenarios:\n  a: {executor: per-vu-iterations, vus: 1, iterations: 2}\nflows:\n  - flow:\n      - get: {url: /api/products, capture: {json: $.nope, as: x}}\n      - get: {url: /two}\n",
+        srv.addr,
+        None,
+    ));
+    assert_eq!((s.requests, s.captures_failed), (2, 2));
+    assert!(!srv.seen.lock().unwrap().paths.contains_key("/two"));
 }
 
 #[test]
@@ -464,9 +479,16 @@ fn remote_targets_are_refused() {
         let e = Plan::build(&f, &PlanOverrides { target: Some(t.into()), ..Default::default() }).unwrap_err();
         assert!(matches!(e, PlanError::RemoteTarget { .. } | PlanError::BadUrl { .. }), "{t}: {e}");
     }
-    for t in ["http://localhost:1", "http://[::1]:1", "http://127.0.0.1:1/base"] {
+    for t in ["http://localhost:1", "http://[::1]:1", "http://127.0.0.1:1/base", "http://127.0.0.2:1"] {
         assert!(Plan::build(&f, &PlanOverrides { target: Some(t.into()), ..Default::default() }).is_ok(), "{t}");
     }
+    // A query in the target is named as such (it used to read "invalid port").
+    for t in ["http://127.0.0.1:1?x=1", "http://127.0.0.1:1/base?x=1"] {
+        let e = Plan::build(&f, &PlanOverrides { target: Some(t.into()), ..Default::default() }).unwrap_err();
+        assert!(e.to_string().contains("no query or fragment"), "{t}: {e}");
+    }
+    let e = Plan::build(&f, &PlanOverrides { target: Some("http://10.0.0.1".into()), ..Default::default() }).unwrap_err();
+    assert!(e.to_string().contains("127.0.0.0/8"), "{e}");
     let e = Plan::build(&f, &PlanOverrides::default()).unwrap_err();
     assert!(matches!(e, PlanError::NoTarget { .. }), "{e}");
     // absolute remote URL inside a step

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
-use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING, USER_AGENT};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use slo_config::scenario::{Expect, PathStep, PayloadOrder};
@@ -178,6 +178,7 @@ impl Vu {
                     CStep::Request(r) => {
                         if !self.request(r, tags, lag_ms).await {
                             // Failed capture: Artillery ends the user's scenario here.
+                            self.shared.captures_failed.fetch_add(1, Relaxed);
                             self.mark_failed();
                             return IterEnd::Done;
                         }
@@ -198,7 +199,8 @@ impl Vu {
     }
 
     /// Serializes request `r` into `self.wire` as HTTP/1.1 (RFC 9112): request line
-    /// (without a `#fragment`, which never goes on the wire), `host`, the step's headers
+    /// (without a `#fragment`, which never goes on the wire), `host`, `user-agent:
+    /// slo/VERSION` (unless the step sets one), the step's headers
     /// (a user `host` replaces the default; `content-length` is always computed and a
     /// user `transfer-encoding` left out, since bodies are sent whole), then the body.
     fn build(&mut self, r: &CRequest) -> Built {
@@ -239,6 +241,10 @@ impl Vu {
         w.extend_from_slice(b" HTTP/1.1\r\n");
         if !r.headers.iter().any(|(n, _)| n == HOST) {
             header(w, HOST.as_str(), ep.host_header.as_bytes());
+        }
+        if !r.headers.iter().any(|(n, _)| n == USER_AGENT) {
+            // k6 and Artillery name themselves too; some servers refuse a request without.
+            header(w, USER_AGENT.as_str(), concat!("slo/", env!("CARGO_PKG_VERSION")).as_bytes());
         }
         let mut built = Built::default();
         for (n, v) in &r.headers {
