@@ -14,6 +14,12 @@ use slo_model::sample::error_code;
 use slo_model::{CheckSample, IterationSample, Method, RequestSample, SampleBatch, SampleTags};
 use tokio::time::Instant;
 
+/// Samples after which a VU hands its buffer to the shared batch.
+const LOCAL_FLUSH: usize = 256;
+/// Longest a VU keeps a sample before handing its buffer over (the collector takes any
+/// that wait longer, e.g. behind a slow request, at its next tick).
+const LOCAL_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(200);
+
 use crate::http::{Outcome, SendOpts, Slot};
 use crate::plan::{CBody, CCaptureSource, CHeaderValue, CJson, CPart, CRequest, CStep, CTemplate};
 use crate::run::Shared;
@@ -52,9 +58,13 @@ pub(crate) struct Vu {
     /// The serialized request being sent.
     wire: Vec<u8>,
     scratch: String,
-    /// This VU's samples since the collector last took them (it does every tick, even
-    /// while a request is in flight, so a slow request holds back nothing finished).
+    /// This VU's samples not yet in the shared batch. The VU hands them over in chunks
+    /// ([`LOCAL_FLUSH`] samples or [`LOCAL_MAX_AGE`]), which keeps the shared batch near
+    /// time order; the collector also takes what is left each tick, so a request in
+    /// flight holds back nothing that finished.
     local: Arc<Mutex<SampleBatch>>,
+    /// When the oldest sample in `local` was added (as far as this VU knows).
+    first_buffered: Option<Instant>,
     capture_failed: bool,
     shared: Arc<Shared>,
 }
@@ -73,6 +83,7 @@ impl Vu {
             wire: Vec::new(),
             scratch: String::new(),
             local,
+            first_buffered: None,
             capture_failed: false,
             shared,
         }
@@ -80,9 +91,20 @@ impl Vu {
 
     /// Hands buffered samples to the shared batch now (a VU that ends or pauses).
     pub fn flush(&mut self) {
+        self.first_buffered = None;
         let mut taken = std::mem::take(&mut *self.local.lock().unwrap_or_else(|e| e.into_inner()));
         if !taken.is_empty() {
             self.shared.push(&mut taken);
+        }
+    }
+
+    /// After adding `n` samples to `local` (which then holds `held`): hands them over
+    /// once there are enough or the oldest is old enough.
+    fn buffered(&mut self, held: usize) {
+        let now = Instant::now();
+        let first = *self.first_buffered.get_or_insert(now);
+        if held >= LOCAL_FLUSH || now - first >= LOCAL_MAX_AGE {
+            self.flush();
         }
     }
 
@@ -135,12 +157,16 @@ impl Vu {
         let end = self.steps(&plan.flows[flow_idx].steps, &tags, lag_ms).await;
         if matches!(end, IterEnd::Done) {
             let now = Instant::now();
-            self.local().iterations.push(IterationSample {
+            let mut local = self.local();
+            local.iterations.push(IterationSample {
                 time_ns: shared.stamp(now, 1),
                 tags,
                 duration_ms: (now - start).as_secs_f64() * 1e3,
                 vu: self.id,
             });
+            let held = local.requests.len() + local.iterations.len();
+            drop(local);
+            self.buffered(held);
         }
         self.iteration += 1;
         end
@@ -350,6 +376,7 @@ impl Vu {
             };
             local.checks.push(CheckSample { time_ns: time_ns + i as i64, tags: tags.clone(), name: e.check_name.clone(), pass });
         }
+        let held = local.requests.len() + local.iterations.len();
         drop(local);
         let mut ok = true;
         for c in &r.captures {
@@ -392,6 +419,7 @@ impl Vu {
             ok &= var.set;
         }
         self.body = body;
+        self.buffered(held);
         ok
     }
 }

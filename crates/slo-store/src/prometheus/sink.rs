@@ -177,6 +177,10 @@ enum State {
 struct Series {
     labels: Vec<Label>,
     state: State,
+    /// For a counter or histogram not yet in a queued push: a zero sample 1 ms before
+    /// its first point (ms since the epoch) goes out with its first value, so
+    /// `increase()` and `rate()` count from 0 instead of from that first value.
+    zero_ms: Option<i64>,
 }
 
 enum Msg {
@@ -320,8 +324,12 @@ impl PrometheusSink {
         }
         // checks are split by result: 1 is a pass, 0 a fail.
         let extra = (family == Family::Checks).then_some(("result", if value != 0.0 { "pass" } else { "fail" }));
+        let known = self.series.len();
         let idx = self.series_index(family, tags, extra);
         let s = &mut self.series[idx];
+        if idx >= known && !matches!(s.state, State::Gauge { .. }) {
+            s.zero_ms = Some(time_ns.div_euclid(1_000_000) - 1);
+        }
         match &mut s.state {
             State::Counter(c) => *c += if family == Family::Checks { 1.0 } else { value },
             State::Gauge { value: v, time_ns: t } => {
@@ -481,7 +489,7 @@ impl PrometheusSink {
             _ => State::Counter(0.0),
         };
         let labels = labels_sorted(pairs);
-        self.series.push(Series { labels, state });
+        self.series.push(Series { labels, state, zero_ms: None });
         let i = self.series.len() - 1;
         self.index.insert(self.key.clone().into_boxed_str(), i);
         i
@@ -495,12 +503,18 @@ impl PrometheusSink {
         self.last_push = Instant::now();
         self.dirty = false;
         let mut req = WriteRequest { timeseries: Vec::with_capacity(self.series.len() + 1) };
-        let one = |labels: &Vec<Label>, v: f64| TimeSeries {
-            labels: labels.clone(),
-            samples: vec![Sample { value: v, timestamp: ts }],
-            histograms: vec![],
-        };
         for s in &self.series {
+            // A first zero (see `Series::zero_ms`), earlier than this push and than any
+            // later one.
+            let zero = s.zero_ms.filter(|&z| z < ts);
+            let one = |labels: &Vec<Label>, v: f64| TimeSeries {
+                labels: labels.clone(),
+                samples: match zero {
+                    Some(z) => vec![Sample { value: 0.0, timestamp: z }, Sample { value: v, timestamp: ts }],
+                    None => vec![Sample { value: v, timestamp: ts }],
+                },
+                histograms: vec![],
+            };
             match &s.state {
                 State::Counter(c) => req.timeseries.push(one(&s.labels, *c)),
                 State::Gauge { value, .. } => req.timeseries.push(one(&s.labels, *value)),
@@ -523,20 +537,35 @@ impl PrometheusSink {
             }
         }
         if !last {
-            req.timeseries.push(one(&self.run_info_running, 1.0));
+            req.timeseries.push(TimeSeries {
+                labels: self.run_info_running.clone(),
+                samples: vec![Sample { value: 1.0, timestamp: ts }],
+                histograms: vec![],
+            });
         }
         let Some(tx) = &self.tx else { return ts };
-        if last {
+        let queued = if last {
             self.pushes += 1;
             let _ = tx.send(Msg::Data { req, last: true });
+            true
         } else {
             match tx.try_send(Msg::Data { req, last: false }) {
                 Ok(()) => {
                     self.pushes += 1;
                     self.running_sent = true;
+                    true
                 }
-                Err(TrySendError::Full(_)) => self.coalesced += 1,
-                Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.coalesced += 1;
+                    false
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        };
+        if queued {
+            // Delivered or spooled from here on: the zeros went with it.
+            for s in &mut self.series {
+                s.zero_ms = None;
             }
         }
         ts

@@ -388,7 +388,7 @@ fn value_of(req: &WriteRequest, name: &str, label: Option<(&str, &str)>) -> f64 
         .iter()
         .filter(|t| t.labels.iter().any(|l| l.name == "__name__" && l.value == name))
         .filter(|t| label.is_none_or(|(k, v)| t.labels.iter().any(|l| l.name == k && l.value == v)))
-        .map(|t| t.samples[0].value)
+        .map(|t| t.samples.last().map_or(0.0, |x| x.value))
         .sum()
 }
 
@@ -414,12 +414,22 @@ fn one_sample_per_series_per_push_and_cumulative_counts() {
     assert_eq!(rep.samples_spooled, 0);
     assert!(rep.registry_delivered);
     let mut last_ts = i64::MIN;
+    let mut zeros = std::collections::HashSet::new();
     for r in &reqs {
         let mut seen = std::collections::HashSet::new();
-        let ts = r.timeseries[0].samples[0].timestamp;
+        let ts = r.timeseries[0].samples.last().unwrap().timestamp;
         for t in &r.timeseries {
-            assert_eq!(t.samples.len(), 1, "one sample per series per push");
-            assert_eq!(t.samples[0].timestamp, ts, "one timestamp per push");
+            // One sample per series per push at the push's timestamp; in a counter's or
+            // histogram's first push, a 0 before it (so increase() counts from 0).
+            match t.samples.as_slice() {
+                [one] => assert_eq!(one.timestamp, ts, "one timestamp per push"),
+                [zero, one] => {
+                    assert_eq!((zero.value, one.timestamp), (0.0, ts), "{:?}", t.labels);
+                    assert!(zero.timestamp < ts && zero.timestamp >= 1_700_000_000_000 - 1);
+                    assert!(zeros.insert(t.labels.clone()), "a second zero for {:?}", t.labels);
+                }
+                other => panic!("{} samples for {:?}", other.len(), t.labels),
+            }
             assert!(seen.insert(t.labels.clone()), "series twice in one push: {:?}", t.labels);
             let mut sorted = t.labels.clone();
             sorted.sort_by(|a, b| a.name.cmp(&b.name));
@@ -427,6 +437,7 @@ fn one_sample_per_series_per_push_and_cumulative_counts() {
             assert!(t.labels.iter().any(|l| l.name == "testid" && l.value == "r1"));
         }
         assert!(ts >= last_ts, "pushes in time order");
+        assert!(r.timeseries.len() < 2 || !zeros.is_empty(), "the first push carries the zeros");
         last_ts = ts;
     }
     // The final data push (second to last request) holds the totals.
@@ -630,9 +641,9 @@ fn a_resent_run_in_another_point_order_would_count_twice() {
         }
     }
     merged.sort_by_key(|x| x.0);
-    // live: 1 at 999 ms (the iteration at 998 ms arrives after the push), 2 at the end;
-    // re-sent: 2 at 998 ms already, 2 at the end (1001 ms)
-    assert_eq!(merged, vec![(998, 2.0), (999, 1.0), (1001, 2.0), (1001, 2.0)]);
+    // each: the first push's 0 at -1 ms; live: 1 at 999 ms (the iteration at 998 ms
+    // arrives after the push), 2 at the end; re-sent: 2 at 998 ms already, 2 at the end
+    assert_eq!(merged, vec![(-1, 0.0), (-1, 0.0), (998, 2.0), (999, 1.0), (1001, 2.0), (1001, 2.0)]);
     let values: Vec<f64> = merged.iter().map(|x| x.1).collect();
     assert_eq!(counter_increase(&values), 4.0, "2 iterations counted as 4");
 }
