@@ -1005,7 +1005,8 @@ impl Analysis {
                 {
                     // Name the worst window: its value and where it lies in the range.
                     let worst = wr.worst.and_then(|i| wr.windows.get(i)).and_then(|wv| {
-                        let v = wv.value?;
+                        // Four decimals are plenty for a reason text (the exact value is in JSON).
+                        let v = (wv.value? * 1e4).round() / 1e4;
                         let unit = match out.unit {
                             Unit::Millis => " ms",
                             Unit::Bytes => " bytes",

@@ -200,6 +200,37 @@ fn real_influxd_10k_points_read_back_identical() {
     assert!(got.windows(2).all(|w| w[0].1 <= w[1].1), "points come in time order");
 }
 
+/// A generator killed mid-run leaves the registry's start row only ("running"): the run
+/// is still found, with the range, count and duration its points give, so it can be judged.
+#[test]
+fn a_run_without_an_end_row_takes_its_range_from_its_points() {
+    let Some(db) = Influxd::start("a_run_without_an_end_row_takes_its_range_from_its_points") else { return };
+    let cfg = InfluxConfig::from_url(&db.url("slo"), None).unwrap();
+    InfluxSink::healthcheck(&cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = InfluxSink::new(cfg.clone(), test_meta("killed"), dir.path().join("spool"));
+    let t0 = 1_795_000_000_000_000_000i64;
+    for i in 0..500i64 {
+        sink.write("http_reqs", t0 + i * 10_000_000, 1.0, &[("name", "n")]);
+    }
+    sink.flush();
+    for _ in 0..100 {
+        if db.count("slo", "SELECT count(\"value\") FROM \"http_reqs\"") == 500 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // As after `kill -9`: no close, so no end row.
+    std::mem::forget(sink);
+    let src = InfluxSource::open(cfg).unwrap();
+    let meta = src.resolve("latest").unwrap();
+    assert_eq!((meta.id.0.as_str(), meta.status), ("killed", slo_model::RunStatus::Running));
+    assert_eq!(meta.points, 500);
+    assert_eq!((meta.start_ns, meta.end_ns), (Some(t0), Some(t0 + 499 * 10_000_000)));
+    assert_eq!(meta.duration_s, Some(4.99));
+    assert_eq!(collect(&src, &meta).len(), 500);
+}
+
 #[test]
 fn real_influxd_down_then_up_spool_pushed() {
     let Some(db) = Influxd::start("real_influxd_down_then_up_spool_pushed") else { return };

@@ -134,7 +134,21 @@ impl InfluxSource {
                 }
             }
         }
-        Ok(out.into_iter().map(|(k, (_, m, e))| (k, (m, e))).collect())
+        let mut runs: BTreeMap<String, (RunMeta, String)> = out.into_iter().map(|(k, (_, m, e))| (k, (m, e))).collect();
+        for (id, (meta, _)) in runs.iter_mut() {
+            if meta.status == RunStatus::Running {
+                // No end row: still recording, or the generator was killed. The points
+                // tell how far it got, so the run can be judged (and listed) anyway.
+                if let Some(d) = self.k6_meta(id)? {
+                    meta.start_ns = d.start_ns;
+                    meta.end_ns = d.end_ns;
+                    meta.points = d.points;
+                    meta.duration_s = d.duration_s;
+                    meta.duration_source = Some("first to last point (the run has no end record yet)".into());
+                }
+            }
+        }
+        Ok(runs)
     }
 
     fn testids(&self) -> Result<BTreeSet<String>, InfluxError> {
