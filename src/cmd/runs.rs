@@ -132,7 +132,13 @@ fn resend(local: &LocalStore, meta: &RunMeta, st: &Store, dir: &std::path::Path,
             // Snapshots re-built from the local samples would not be the ones stored
             // (other timestamps, other counts where the point order differs): conflicts or
             // counter drops that increase() counts twice. A run the server has stays as it is.
-            if slo_store::prometheus::PrometheusSource::new(cfg).has_run(&meta.id.0).map_err(source::prom_err)? {
+            let src = slo_store::prometheus::PrometheusSource::new(cfg);
+            let held = src.has_run(&meta.id.0).map_err(source::prom_err)?;
+            // A run whose registry still says running lost its generator before the end
+            // (kill -9): what it pushed is stored, the rest is only here. One snapshot of the
+            // totals, after everything stored, completes it without a conflict.
+            let resume = held && src.resolve_run(&meta.id.0).is_ok_and(|r| r.status == "running");
+            if held && !resume {
                 return Ok(format!(
                     "{}: run {} is already there and nothing of it is spooled: not re-sent (its cumulative counters sent again \
                      would conflict with the stored ones or count twice)\n",
@@ -142,6 +148,7 @@ fn resend(local: &LocalStore, meta: &RunMeta, st: &Store, dir: &std::path::Path,
             }
             let mut cfg = cfg.clone();
             cfg.spool_dir = dir.to_path_buf();
+            cfg.resume = resume;
             let info = slo_store::prometheus::RunInfo {
                 testid: meta.id.0.clone(),
                 scenario: meta.scenario.clone().unwrap_or_default(),

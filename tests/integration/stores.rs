@@ -1033,3 +1033,51 @@ fn prometheus_killed_mid_run_and_restarted_loses_nothing() {
     prom.stop();
     let _ = restarted.wait();
 }
+
+/// The generator killed mid-run (`kill -9`): Prometheus holds what was pushed before, and
+/// the run's registry still says running. `slo runs push` completes it with one snapshot of
+/// the local totals after everything stored: the server's count then equals the local
+/// store's, and no counter series drops (no reset for increase() to count twice).
+#[test]
+fn generator_killed_mid_run_push_completes_the_prometheus_copy() {
+    let Some(prom) = start("prometheus", 0) else { return };
+    let base = prom.url.clone();
+    let srv = target();
+    let s = Scratch::new();
+    let store = s.store();
+    let f = s.path().join("g.yaml");
+    std::fs::write(
+        &f,
+        "scenarios:\n  a: {executor: constant-arrival-rate, rate: 50, duration: 30s, preAllocatedVUs: 5}\nthresholds:\n  http_reqs: ['count>0']\nflows:\n  - flow:\n      - get: {url: /api/products}\n",
+    )
+    .unwrap();
+    let out = format!("prometheus={base}");
+    let mut child = spawn_slo_run(&store, &f, &srv.url(), &out, "gkill");
+    let count_now = || prom_query(&base, "sum(last_over_time(k6_http_reqs_total{testid=\"gkill\"}[1h]))");
+    let t = Instant::now();
+    while count_now().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(12), "the first push never reached Prometheus");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // a few seconds of samples after that push, then the generator dies
+    std::thread::sleep(Duration::from_millis(2500));
+    let _ = Command::new("kill").arg("-9").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    let held: f64 = count_now()[0]["value"][1].as_str().unwrap().parse().unwrap();
+    let local = generated_requests(&store, "gkill");
+    assert!(held < local as f64 && held > 0.0, "server {held}, local {local}");
+
+    let o = run(&store, &["runs", "push", "gkill", "--out", &out]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let raw = prom_raw(&base, "gkill");
+    assert_eq!(latest_sum(&raw["k6_http_reqs_total"]), local as f64, "{}", stdout(&o));
+    for (name, m) in &raw {
+        if ["_total", "_count", "_sum", "_bucket"].iter().any(|x| name.ends_with(x)) {
+            let bad = non_monotone(m);
+            assert!(bad.is_empty(), "{name} drops (a reset, counted twice by increase()): {bad:?}");
+        }
+    }
+    let (c, v) = check_json(&store, &["--source", &out, "--run", "gkill"]);
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(observed(&v, "count>0"), local as f64, "{v}");
+}

@@ -94,6 +94,11 @@ pub struct PromConfig {
     pub buckets: BucketLayout,
     /// How far back the source looks for runs (default 90 days).
     pub lookback: Duration,
+    /// Completes a run the server holds only part of (its generator was killed before the
+    /// end): the sink sends one snapshot, the run's totals, 10 ms after its last point and
+    /// without first zeros, so it lands after every stored sample and conflicts with none
+    /// (default false; `slo runs push` sets it).
+    pub resume: bool,
 }
 
 impl PromConfig {
@@ -164,6 +169,7 @@ impl PromConfig {
             native_histograms: false,
             buckets: BucketLayout::default(),
             lookback: Duration::from_secs(90 * 24 * 3600),
+            resume: false,
         })
     }
 

@@ -314,7 +314,7 @@ impl PrometheusSink {
         }
         match self.next_push_ns {
             None => self.next_push_ns = Some(time_ns.saturating_add(self.interval_ns())),
-            Some(next) if time_ns >= next && self.dirty => {
+            Some(next) if time_ns >= next && self.dirty && !self.cfg.resume => {
                 self.push(false);
                 let iv = self.interval_ns();
                 let k = (time_ns - next) / iv + 1;
@@ -353,7 +353,7 @@ impl PrometheusSink {
     /// Pushes a snapshot now if the push interval has passed on the wall clock since the
     /// last one and something changed. Never waits for the network.
     pub fn flush(&mut self) {
-        if self.report.is_none() && self.dirty && self.last_push.elapsed() >= self.cfg.push_interval {
+        if self.report.is_none() && self.dirty && !self.cfg.resume && self.last_push.elapsed() >= self.cfg.push_interval {
             self.push(false);
         }
     }
@@ -497,7 +497,12 @@ impl PrometheusSink {
 
     /// Builds a snapshot of every series and hands it to the sender; returns its timestamp.
     fn push(&mut self, last: bool) -> i64 {
-        let data_ms = self.max_time_ns.map_or(self.run.start_ms, |t| t.div_euclid(1_000_000));
+        let mut data_ms = self.max_time_ns.map_or(self.run.start_ms, |t| t.div_euclid(1_000_000));
+        if self.cfg.resume {
+            // After every sample a live push of this run can have stored (stamped with the
+            // newest point's ms, or 1 ms after the push before it).
+            data_ms += 10;
+        }
         let ts = if self.last_ts_ms == i64::MIN { data_ms } else { data_ms.max(self.last_ts_ms + 1) };
         self.last_ts_ms = ts;
         self.last_push = Instant::now();
@@ -506,7 +511,7 @@ impl PrometheusSink {
         for s in &self.series {
             // A first zero (see `Series::zero_ms`), earlier than this push and than any
             // later one.
-            let zero = s.zero_ms.filter(|&z| z < ts);
+            let zero = s.zero_ms.filter(|&z| z < ts && !self.cfg.resume);
             let one = |labels: &Vec<Label>, v: f64| TimeSeries {
                 labels: labels.clone(),
                 samples: match zero {
