@@ -447,28 +447,26 @@ async fn read_response(
 /// Parses a response head at the start of `buf`. Ok(None) while incomplete. Fills
 /// `headers` with byte ranges into `buf`.
 fn parse_head(buf: &[u8], headers: &mut Vec<(Range<usize>, Range<usize>)>, head_request: bool) -> Result<Option<Head>, Fail> {
-    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut hs);
-    match resp.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => frame(buf, &resp, len, headers, head_request).map(Some),
-        Ok(httparse::Status::Partial) => Ok(None),
-        // Rare: more headers than the stack array holds; parse again with more room, up
-        // to as many as a head of `MAX_HEAD` bytes can carry.
-        Err(httparse::Error::TooManyHeaders) => {
-            for room in [1024, MAX_HEAD / 4] {
-                let mut many = vec![httparse::EMPTY_HEADER; room];
-                let mut resp = httparse::Response::new(&mut many);
-                match resp.parse(buf) {
-                    Ok(httparse::Status::Complete(len)) => return frame(buf, &resp, len, headers, head_request).map(Some),
-                    Ok(httparse::Status::Partial) => return Ok(None),
-                    Err(httparse::Error::TooManyHeaders) => continue,
-                    Err(_) => return Err(Fail::Protocol),
-                }
-            }
-            Err(Fail::Protocol)
+    let mut stack = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut heap = Vec::new();
+    // Rare: more headers than the stack array holds; parse again with more room, up to as
+    // many as a head of `MAX_HEAD` bytes can carry.
+    for room in [MAX_HEADERS, 1024, MAX_HEAD / 4] {
+        let hs: &mut [httparse::Header<'_>] = if room == MAX_HEADERS {
+            &mut stack
+        } else {
+            heap.resize(room, httparse::EMPTY_HEADER);
+            &mut heap
+        };
+        let mut resp = httparse::Response::new(hs);
+        match resp.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => return frame(buf, &resp, len, headers, head_request).map(Some),
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => continue,
+            Err(_) => return Err(Fail::Protocol),
         }
-        Err(_) => Err(Fail::Protocol),
     }
+    Err(Fail::Protocol)
 }
 
 /// The framing of a parsed response head `resp` of `len` bytes at the start of `buf`;
